@@ -1,0 +1,138 @@
+package caddyoauth
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// Client is a registered OAuth client.
+type Client struct {
+	// ID is the client_id. Required.
+	ID string `json:"id"`
+
+	// Secret is the client secret in plain text (placeholders such as
+	// {env.CLIENT_SECRET} are replaced at load). A confidential client has
+	// either Secret or SecretHash. Only its SHA-256 is kept in memory.
+	Secret string `json:"secret,omitempty"`
+
+	// SecretHash is the bcrypt or argon2id hash of the client secret, as
+	// printed by `caddy hash-password`.
+	SecretHash string `json:"secret_hash,omitempty"`
+
+	// Public marks a client that cannot keep a secret (a SPA or a native
+	// app): it authenticates with its client_id alone and must use PKCE.
+	Public bool `json:"public,omitempty"`
+
+	// GrantTypes are the grant types the client may use, including
+	// "implicit" for response_type=token. Required.
+	GrantTypes []string `json:"grant_types,omitempty"`
+
+	// Scopes are the scopes the client may receive. If empty, the client
+	// only receives "default".
+	Scopes []string `json:"scopes,omitempty"`
+
+	// RedirectURIs are the registered redirect URIs of the authorization
+	// endpoint. They must be absolute, without fragment, and https unless
+	// the host is a loopback address.
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+
+	secretSum [32]byte
+	hash      *secretHash
+}
+
+// provision replaces placeholders and checks the client against the grant
+// types the server knows.
+func (c *Client) provision(repl *caddy.Replacer, knownGrants func(string) bool) error {
+	if c.ID == "" {
+		return errors.New("client with empty id")
+	}
+	wrap := func(field string, err error) error {
+		return fmt.Errorf("client %q: %s: %v", c.ID, field, err)
+	}
+	c.Secret = repl.ReplaceKnown(c.Secret, "")
+	c.SecretHash = repl.ReplaceKnown(c.SecretHash, "")
+	switch {
+	case c.Public && (c.Secret != "" || c.SecretHash != ""):
+		return wrap("public", errors.New("a public client has no secret"))
+	case !c.Public && c.Secret == "" && c.SecretHash == "":
+		return wrap("secret", errors.New("a confidential client needs a secret or secret_hash (or mark it public)"))
+	case c.Secret != "" && c.SecretHash != "":
+		return wrap("secret_hash", errors.New("give either secret or secret_hash, not both"))
+	}
+	if c.Secret != "" {
+		c.secretSum = sha256.Sum256([]byte(c.Secret))
+	}
+	if c.SecretHash != "" {
+		h, err := parseSecretHash(c.SecretHash)
+		if err != nil {
+			return wrap("secret_hash", err)
+		}
+		c.hash = h
+	}
+	if len(c.GrantTypes) == 0 {
+		return wrap("grant_types", errors.New("no grant types"))
+	}
+	for _, gt := range c.GrantTypes {
+		if !knownGrants(gt) {
+			return wrap("grant_types", fmt.Errorf("unknown grant type %q", gt))
+		}
+		if gt == "client_credentials" && c.Public {
+			return wrap("grant_types", errors.New("client_credentials needs a confidential client"))
+		}
+	}
+	for _, u := range c.RedirectURIs {
+		if err := checkRedirectURI(u); err != nil {
+			return wrap("redirect_uri", err)
+		}
+	}
+	return nil
+}
+
+// Allows reports whether the client may use the grant type.
+func (c *Client) Allows(grantType string) bool {
+	return slices.Contains(c.GrantTypes, grantType)
+}
+
+// checkSecret reports whether secret is the client's secret, in time that
+// does not depend on how much of it matches.
+func (c *Client) checkSecret(secret string) bool {
+	if c.hash != nil {
+		return c.hash.compare(secret)
+	}
+	sum := sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(sum[:], c.secretSum[:]) == 1
+}
+
+// checkRedirectURI enforces RFC 9700 §2.1 on a registered redirect URI.
+func checkRedirectURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if !u.IsAbs() || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URI", raw)
+	}
+	if u.Fragment != "" || u.RawFragment != "" {
+		return fmt.Errorf("%q has a fragment", raw)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("%q uses http for a host that is not loopback", raw)
+	}
+	return nil
+}
+
+// isLoopback reports whether host is a loopback IP address or "localhost".
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

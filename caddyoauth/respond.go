@@ -1,0 +1,37 @@
+package caddyoauth
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+)
+
+// setNoStore marks a response that carries a token or credential (RFC 6749
+// §5.1), errors included.
+func setNoStore(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+// writeJSON writes v as a JSON response with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, err = w.Write(body)
+	return err
+}
+
+// writeError writes a protocol error as RFC 6749 §5.2 JSON.
+func writeError(w http.ResponseWriter, e *Error) error {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+999_999_999)/1_000_000_000)))
+	}
+	return writeJSON(w, e.status(), e)
+}

@@ -1,0 +1,132 @@
+package caddyoauth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// User is a resource owner who may sign in.
+type User struct {
+	// Name is the username. Required.
+	Name string `json:"name"`
+
+	// PasswordHash is the bcrypt or argon2id hash of the password, as printed
+	// by `caddy hash-password`. Required.
+	PasswordHash string `json:"password_hash"`
+
+	// Scopes limits the scopes of tokens issued for the user. If empty, the
+	// user may grant any scope the client may have.
+	Scopes []string `json:"scopes,omitempty"`
+
+	hash *secretHash
+}
+
+func (u *User) provision(repl *caddy.Replacer) error {
+	if u.Name == "" {
+		return errors.New("user with empty name")
+	}
+	u.PasswordHash = repl.ReplaceKnown(u.PasswordHash, "")
+	h, err := parseSecretHash(u.PasswordHash)
+	if err != nil {
+		return fmt.Errorf("user %q: password_hash: %v", u.Name, err)
+	}
+	u.hash = h
+	return nil
+}
+
+// mayHave reports whether tokens for the user may carry scope.
+func (u *User) mayHave(scope string) bool {
+	return len(u.Scopes) == 0 || slices.Contains(u.Scopes, scope)
+}
+
+// AuthenticateUser returns the user with the given name and password. An
+// unknown name costs as much time as a wrong password. Repeated failures
+// from the source of r are slowed down with a 429 *Error.
+func (a *App) AuthenticateUser(r *http.Request, name, password string) (*User, *Error) {
+	attempt := authAttempt{Source: Source(r), User: name}
+	if ok, retry := a.limiter.allow(attempt); !ok {
+		return nil, &Error{Code: CodeInvalidGrant, Description: "too many failed attempts, retry later",
+			Status: http.StatusTooManyRequests, RetryAfter: retry}
+	}
+	u, ok := a.users[name]
+	if !ok {
+		fakeHash.compare(password)
+	}
+	if !ok || !u.hash.compare(password) {
+		a.limiter.fail(attempt)
+		return nil, Errorf(CodeInvalidGrant, "the username or password is wrong")
+	}
+	return u, nil
+}
+
+// LookupUser returns the configured user of that name, or nil.
+func (a *App) LookupUser(name string) *User { return a.users[name] }
+
+func (a *App) provisionUsers() error {
+	repl := caddy.NewReplacer()
+	a.users = make(map[string]*User, len(a.Users))
+	for _, u := range a.Users {
+		if err := u.provision(repl); err != nil {
+			return err
+		}
+		if _, dup := a.users[u.Name]; dup {
+			return fmt.Errorf("user %q: defined twice", u.Name)
+		}
+		a.users[u.Name] = u
+	}
+	return nil
+}
+
+func (a *App) provisionClients() error {
+	repl := caddy.NewReplacer()
+	known := func(gt string) bool {
+		_, ok := a.grants[gt]
+		return ok || gt == GrantImplicit
+	}
+	a.clients = make(map[string]*Client, len(a.Clients))
+	for _, c := range a.Clients {
+		if err := c.provision(repl, known); err != nil {
+			return err
+		}
+		if _, dup := a.clients[c.ID]; dup {
+			return fmt.Errorf("client %q: defined twice", c.ID)
+		}
+		a.clients[c.ID] = c
+		if c.hash != nil {
+			a.hashedSecrets = true
+		}
+	}
+	return nil
+}
+
+// GrantImplicit is the grant_types entry that allows response_type=token.
+const GrantImplicit = "implicit"
+
+// Client returns the registered client with that id, or nil.
+func (a *App) Client(id string) *Client { return a.clients[id] }
+
+// verifyClientSecret checks a confidential client's secret. Unknown clients
+// and wrong secrets take the same path and, as far as possible, the same time.
+func (a *App) verifyClientSecret(id, secret string) *Client {
+	c, ok := a.clients[id]
+	if !ok || c.Public {
+		if a.hashedSecrets {
+			fakeHash.compare(secret)
+		} else {
+			dummyClient.checkSecret(secret)
+		}
+		return nil
+	}
+	if !c.checkSecret(secret) {
+		return nil
+	}
+	return c
+}
+
+// dummyClient stands in for an unknown client when secrets are plain.
+var dummyClient = &Client{ID: "unknown"}
+

@@ -1,0 +1,10 @@
+// Package caddyoauth registers every module and directive of caddy-oauth
+// with Caddy: build with `xcaddy build --with github.com/caddy-oauth/caddy-oauth`.
+package caddyoauth
+
+import (
+	// The oauth app, oauth_server and oauth_bearer handlers.
+	_ "github.com/caddy-oauth/caddy-oauth/caddyoauth"
+	// The grant types.
+	_ "github.com/caddy-oauth/caddy-oauth/grants"
+)

@@ -79,16 +79,16 @@ type App struct {
 
 	store         Store
 	hashedSecrets bool
-	grants   map[string]Grant
-	clients  map[string]*Client
-	users    map[string]*User
-	cache    *Cache
-	limiter  *failureLimiter
-	metrics  *metrics
-	logger   *zap.Logger
-	now      func() time.Time
-	cancel   context.CancelFunc
-	sweeping sync.WaitGroup
+	grants        map[string]Grant
+	clients       map[string]*Client
+	users         map[string]*User
+	cache         *Cache
+	limiter       *failureLimiter
+	metrics       *metrics
+	logger        *zap.Logger
+	now           func() time.Time
+	cancel        context.CancelFunc
+	sweeping      sync.WaitGroup
 }
 
 // CaddyModule returns the Caddy module information.

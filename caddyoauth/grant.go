@@ -26,7 +26,6 @@ type Grant interface {
 	Authorize(ctx context.Context, req *TokenRequest) (*Authorization, error)
 }
 
-
 // TokenRequest is a parsed token request from an authenticated client.
 type TokenRequest struct {
 	// Client is the authenticated client.

@@ -100,4 +100,3 @@ func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
-

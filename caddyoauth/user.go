@@ -129,4 +129,3 @@ func (a *App) verifyClientSecret(id, secret string) *Client {
 
 // dummyClient stands in for an unknown client when secrets are plain.
 var dummyClient = &Client{ID: "unknown"}
-

@@ -4,8 +4,8 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
 	// plug in Caddy modules here
-	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	_ "github.com/caddy-oauth/caddy-oauth"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
 )
 
 func main() {

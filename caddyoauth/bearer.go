@@ -59,7 +59,7 @@ func (b *Bearer) Provision(ctx caddy.Context) error {
 		b.Realm = "oauth"
 	}
 	b.challenge = "Bearer realm=" + strconv.Quote(b.Realm)
-	b.scopeList = strings.Join(b.Scopes, " ")
+	b.scopeList = joinScopes(b.Scopes)
 	return nil
 }
 

@@ -3,7 +3,6 @@ package caddyoauth
 import (
 	"errors"
 	"net/http"
-	"strings"
 )
 
 // introspection is the body of an RFC 7662 introspection response.
@@ -64,7 +63,7 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, introspection{
 		Active:    true,
-		Scope:     strings.Join(rec.Scopes, " "),
+		Scope:     joinScopes(rec.Scopes),
 		ClientID:  rec.ClientID,
 		Username:  rec.UserID,
 		TokenType: tokenType,

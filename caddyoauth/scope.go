@@ -57,3 +57,6 @@ func scopeContains(list, s string) bool {
 	}
 	return false
 }
+
+// joinScopes formats scopes as a scope parameter (RFC 6749 §3.3).
+func joinScopes(scopes []string) string { return strings.Join(scopes, " ") }

@@ -2,7 +2,6 @@ package caddyoauth
 
 import (
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -57,7 +56,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) error {
 		AccessToken:  tokens.AccessToken,
 		TokenType:    "Bearer",
 		ExpiresIn:    int64(tokens.ExpiresIn / time.Second),
-		Scope:        strings.Join(tokens.Scopes, " "),
+		Scope:        joinScopes(tokens.Scopes),
 		RefreshToken: tokens.RefreshToken,
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -104,7 +103,7 @@ func (a *App) Validate(ctx context.Context, token string) (*ValidToken, bool, er
 		return &ValidToken{
 			ClientID:  a.internClientID(rec.ClientID),
 			UserID:    rec.UserID,
-			Scope:     strings.Join(rec.Scopes, " "),
+			Scope:     joinScopes(rec.Scopes),
 			ExpiresAt: rec.ExpiresAt.UnixNano(),
 		}, nil
 	})

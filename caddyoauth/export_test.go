@@ -1,0 +1,20 @@
+package caddyoauth
+
+import "time"
+
+// SetClock replaces the app's clock, for tests of expiry.
+func (a *App) SetClock(now func() time.Time) {
+	a.now = now
+	a.limiter.now = now
+}
+
+// ServerFor returns the oauth_server handler of an app provisioned in a test.
+func ServerFor(a *App) *Server { return &Server{app: a, logger: a.logger} }
+
+// BearerFor returns an oauth_bearer handler requiring scopes.
+func BearerFor(a *App, scopes ...string) *Bearer {
+	b := &Bearer{Scopes: scopes, app: a, logger: a.logger, Realm: "oauth"}
+	b.challenge = `Bearer realm="oauth"`
+	b.scopeList = joinScopes(scopes)
+	return b
+}

@@ -5,6 +5,11 @@ package caddyoauth
 import (
 	// The oauth app, oauth_server and oauth_bearer handlers.
 	_ "github.com/caddy-oauth/caddy-oauth/caddyoauth"
+	// The Caddyfile: the oauth global option, oauth_server and oauth_bearer.
+	_ "github.com/caddy-oauth/caddy-oauth/caddyfile"
 	// The grant types.
 	_ "github.com/caddy-oauth/caddy-oauth/grants"
+	// The token stores.
+	_ "github.com/caddy-oauth/caddy-oauth/storage/bbolt"
+	_ "github.com/caddy-oauth/caddy-oauth/storage/memory"
 )

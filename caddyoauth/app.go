@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -128,6 +130,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("code_ttl: %s is longer than the maximum of %s", time.Duration(a.CodeTTL), MaxCodeTTL)
 	}
 
+	if err := a.provisionIssuer(); err != nil {
+		return err
+	}
 	if err := a.provisionStore(ctx); err != nil {
 		return err
 	}
@@ -221,6 +226,26 @@ func (a *App) addGrant(g Grant) error {
 		return fmt.Errorf("grant type %q is served by two modules", gt)
 	}
 	a.grants[gt] = g
+	return nil
+}
+
+// provisionIssuer replaces placeholders in the issuer and checks it is an
+// issuer identifier (RFC 8414 §2): https (http only for loopback), no query
+// or fragment.
+func (a *App) provisionIssuer() error {
+	if a.Issuer == "" {
+		return nil
+	}
+	a.Issuer = caddy.NewReplacer().ReplaceKnown(a.Issuer, "")
+	u, err := url.Parse(a.Issuer)
+	if err != nil {
+		return fmt.Errorf("issuer: %v", err)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.Host == "" ||
+		(u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+		return fmt.Errorf("issuer: %q must be an https URL without query or fragment", a.Issuer)
+	}
+	a.Issuer = strings.TrimSuffix(a.Issuer, "/")
 	return nil
 }
 

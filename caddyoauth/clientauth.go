@@ -49,7 +49,7 @@ func clientCredentials(r *http.Request, form url.Values) (id, secret string, bas
 		}
 		id = form.Get("client_id")
 		if id == "" {
-			return "", "", false, Errorf(CodeInvalidRequest, "client authentication is missing")
+			return "", "", false, &Error{Code: CodeInvalidClient, Description: "client authentication is missing", Status: http.StatusUnauthorized}
 		}
 		return id, form.Get("client_secret"), false, nil
 	}

@@ -18,3 +18,9 @@ func BearerFor(a *App, scopes ...string) *Bearer {
 	b.scopeList = joinScopes(scopes)
 	return b
 }
+
+// SetStore replaces the app's store, for fault injection.
+func (a *App) SetStore(s Store) { a.store = s }
+
+// SetCache replaces the app's validation cache.
+func (a *App) SetCache(c *Cache) { a.cache = c }

@@ -52,6 +52,11 @@ type Authorization struct {
 	// FamilyID continues an existing token family (refresh); empty starts
 	// a new one.
 	FamilyID string
+	// Parent is the record of the single-use token (refresh token or code)
+	// the grant consumed, if any. After the new tokens are stored, the
+	// server revokes them if the parent was revoked meanwhile, so a
+	// concurrent reuse of the parent cannot leave them alive.
+	Parent *TokenRecord
 	// RefreshToken says whether to issue a refresh token with the access token.
 	RefreshToken bool
 }

@@ -62,8 +62,28 @@ func (a *App) Issue(ctx context.Context, client *Client, grantType string, auth 
 	if err := a.store.SaveTokens(ctx, records...); err != nil {
 		return nil, fmt.Errorf("storing tokens: %w", err)
 	}
+	if auth.Parent != nil {
+		if err := a.revokeIfParentRevoked(ctx, auth.Parent); err != nil {
+			return nil, err
+		}
+	}
 	a.metrics.issued.WithLabelValues(grantType).Inc()
 	return out, nil
+}
+
+// revokeIfParentRevoked closes the race between consuming a single-use
+// token and storing its successors: a reuse of the parent that revoked the
+// family in between did not see the new records, so revoke them too. The
+// request that consumed the parent still won; what it gets is dead.
+func (a *App) revokeIfParentRevoked(ctx context.Context, parent *TokenRecord) error {
+	rec, err := a.store.GetToken(ctx, parent.Hash)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("re-reading consumed token: %w", err)
+	}
+	if err == nil && !rec.Revoked {
+		return nil
+	}
+	return a.revokeFamily(ctx, parent.FamilyID)
 }
 
 // newFamilyID returns a random identifier for a new token family.

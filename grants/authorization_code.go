@@ -56,6 +56,7 @@ func (AuthorizationCode) Authorize(ctx context.Context, req *caddyoauth.TokenReq
 		UserID:       rec.UserID,
 		Scopes:       slices.Clone(rec.Scopes),
 		FamilyID:     rec.FamilyID,
+		Parent:       rec,
 		RefreshToken: req.Client.Allows(RefreshTokenType),
 	}, nil
 }

@@ -58,6 +58,7 @@ func (RefreshToken) Authorize(ctx context.Context, req *caddyoauth.TokenRequest)
 		UserID:       rec.UserID,
 		Scopes:       slices.Clone(scopes),
 		FamilyID:     rec.FamilyID,
+		Parent:       rec,
 		RefreshToken: true,
 	}, nil
 }

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -35,9 +33,8 @@ type Store struct {
 	// Caddy's data directory (caddy.AppDataDir()).
 	Path string `json:"path,omitempty"`
 
-	path   string // absolute; the key in the databases pool
-	db     *database
-	logger *zap.Logger
+	path string // absolute; the key in the databases pool
+	db   *database
 }
 
 // CaddyModule returns the Caddy module information.
@@ -68,7 +65,6 @@ func (s *Store) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // Provision opens the database file, or shares it with the stores that
 // already have it open.
 func (s *Store) Provision(ctx caddy.Context) error {
-	s.logger = ctx.Logger()
 	path := s.Path
 	if path == "" {
 		path = filepath.Join(caddy.AppDataDir(), "oauth", "oauth.db")
@@ -84,9 +80,6 @@ func (s *Store) Provision(ctx caddy.Context) error {
 		return err
 	}
 	s.path, s.db = abs, db
-	if c := s.logger.Check(zapcore.DebugLevel, "token database open"); c != nil {
-		c.Write(zap.String("path", abs))
-	}
 	return nil
 }
 

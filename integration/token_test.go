@@ -521,9 +521,10 @@ func TestMalformedTokenRequests(t *testing.T) {
 			}
 			r, err := c.tryDo(tc.method, path, body, opts...)
 			if err != nil {
-				// A server may answer an oversized body early and
-				// close the connection while the client still writes.
-				if tc.name == "huge body" && isConnReset(err) {
+				// A server may answer an oversized body (over the
+				// 64 KiB default limit) early and close the connection
+				// while the client still writes.
+				if len(tc.body) > 64<<10 && isConnReset(err) {
 					return
 				}
 				t.Fatalf("%s %s: %v", tc.method, path, err)

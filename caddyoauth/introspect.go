@@ -20,13 +20,8 @@ type introspection struct {
 // serveIntrospect serves POST /introspect (RFC 7662) to authenticated
 // clients. Anything not currently valid is exactly {"active":false}.
 func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) error {
-	setNoStore(w)
 	a := s.app
-	form, e := a.readForm(w, r)
-	if e != nil {
-		return s.fail(w, r, e)
-	}
-	client, e := a.authenticateClient(w, r, form)
+	form, client, e := s.clientRequest(w, r)
 	if e != nil {
 		return s.fail(w, r, e)
 	}

@@ -72,13 +72,8 @@ func (a *App) Revoke(ctx context.Context, client *Client, token string) (*Revoca
 // serveRevoke serves POST /revoke (RFC 7009), with WSO2's response headers
 // when the app's revocation_headers is on.
 func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) error {
-	setNoStore(w)
 	a := s.app
-	form, e := a.readForm(w, r)
-	if e != nil {
-		return s.fail(w, r, e)
-	}
-	client, e := a.authenticateClient(w, r, form)
+	form, client, e := s.clientRequest(w, r)
 	if e != nil {
 		return s.fail(w, r, e)
 	}

@@ -3,6 +3,7 @@ package caddyoauth
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"go.uber.org/zap"
 
@@ -77,6 +78,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 		return next.ServeHTTP(w, r)
 	}
 	return serve(w, r)
+}
+
+// clientRequest reads the form of a request to /token, /revoke or
+// /introspect and authenticates its client. Every answer to these requests
+// carries a token or concerns a credential, so none may be cached.
+func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (url.Values, *Client, *Error) {
+	setNoStore(w)
+	form, e := s.app.readForm(w, r)
+	if e != nil {
+		return nil, nil, e
+	}
+	client, e := s.app.authenticateClient(w, r, form)
+	if e != nil {
+		return nil, nil, e
+	}
+	return form, client, nil
 }
 
 // fail answers an endpoint request whose handling failed: a protocol error

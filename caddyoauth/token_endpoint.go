@@ -16,13 +16,8 @@ type tokenResponse struct {
 
 // serveToken serves POST /token (RFC 6749 §3.2).
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) error {
-	setNoStore(w)
 	a := s.app
-	form, e := a.readForm(w, r)
-	if e != nil {
-		return s.fail(w, r, e)
-	}
-	client, e := a.authenticateClient(w, r, form)
+	form, client, e := s.clientRequest(w, r)
 	if e != nil {
 		return s.fail(w, r, e)
 	}

@@ -9,9 +9,6 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// TokenKey is the SHA-256 of a token: the cache key.
-type TokenKey [32]byte
-
 // ValidToken is what the gate needs to know about a valid access token.
 type ValidToken struct {
 	ClientID string

@@ -11,8 +11,9 @@ import (
 //
 // Every backend must pass the conformance suite in storage/storagetest.
 
-// Store persists token records. Records are keyed by the SHA-256 hash of the
-// token they describe (see HashToken); a raw token never reaches the store.
+// Store persists token records. Records are keyed by a hash of the token
+// they describe (see HashToken), 32 bytes in hex; a raw token never reaches
+// the store. Keys of new records mostly ascend.
 //
 // Implementations must be safe for concurrent use, and every method that
 // writes must be durable when it returns: a crash right after a successful
@@ -83,7 +84,7 @@ const (
 // TokenRecord is what the store holds for one token, code or single-use
 // identifier. It holds no usable credential.
 type TokenRecord struct {
-	// Hash is the hex SHA-256 of the token (the record's key).
+	// Hash is the token's key in hex (see HashToken): the record's key.
 	Hash string `json:"hash"`
 	// Kind is what the token is.
 	Kind TokenKind `json:"kind"`

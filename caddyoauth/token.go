@@ -7,9 +7,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"strings"
+	"time"
 )
 
 // Token prefixes make leaked tokens easy to scan for, let the gate reject
@@ -20,8 +22,15 @@ const (
 	CodePrefix         = "coac_"
 )
 
-// tokenBytes is the entropy of every token: 256 bits from crypto/rand.
-const tokenBytes = 32
+// A token is its prefix and, base64url-encoded, a selector followed by
+// 256 bits from crypto/rand. The selector is the time of issue: it is no
+// secret, but it makes the keys of new records (see HashToken) ascend, so
+// ordered stores append them instead of writing all over their indexes.
+const (
+	selectorBytes = 8
+	secretBytes   = 32
+	tokenBytes    = selectorBytes + secretBytes
+)
 
 // encodedTokenLen is the length of a token without its prefix.
 var encodedTokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
@@ -29,8 +38,14 @@ var encodedTokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
 // NewToken returns a fresh random token with the given prefix.
 func NewToken(prefix string) string {
 	var b [tokenBytes]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	putSelector(b[:selectorBytes])
+	_, _ = rand.Read(b[selectorBytes:]) // crypto/rand.Read never fails (Go 1.24+)
 	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// putSelector writes the current time, big-endian, into b.
+func putSelector(b []byte) {
+	binary.BigEndian.PutUint64(b, uint64(time.Now().UnixNano()))
 }
 
 // WellFormed reports whether token has the prefix and the length of a token
@@ -39,10 +54,31 @@ func WellFormed(token, prefix string) bool {
 	return len(token) == len(prefix)+encodedTokenLen && strings.HasPrefix(token, prefix)
 }
 
-// HashToken returns the SHA-256 of token in hex: the key of its record.
-func HashToken(token string) string {
+// TokenKey identifies a token in the store and the cache: the token's
+// selector followed by the first 192 bits of its SHA-256. It holds nothing
+// from which the token can be recovered.
+type TokenKey [32]byte
+
+// KeyOf returns the key of token. A token that is not well formed gets the
+// SHA-256 of its text, which matches no record.
+func KeyOf(token string) TokenKey {
 	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
+	var sel [selectorBytes + 2]byte // decoding 11 base64 characters gives 8 bytes and a spare
+	if i := strings.IndexByte(token, '_'); i >= 0 && len(token) > i+11 {
+		if _, err := base64.RawURLEncoding.Decode(sel[:], []byte(token[i+1:i+12])); err == nil {
+			var key TokenKey
+			copy(key[:selectorBytes], sel[:selectorBytes])
+			copy(key[selectorBytes:], sum[:])
+			return key
+		}
+	}
+	return sum
+}
+
+// HashToken returns the key of token in hex, as the store keys its record.
+func HashToken(token string) string {
+	key := KeyOf(token)
+	return hex.EncodeToString(key[:])
 }
 
 // sealInfo separates the sibling-sealing key from any other use of a token.

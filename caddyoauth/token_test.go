@@ -1,8 +1,10 @@
 package caddyoauth
 
 import (
+	"crypto/sha256"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNewTokenIsWellFormedAndUnique(t *testing.T) {
@@ -20,7 +22,7 @@ func TestNewTokenIsWellFormedAndUnique(t *testing.T) {
 		}
 		seen[tok] = true
 	}
-	for _, junk := range []string{"", "coat_", "coat_short", strings.Repeat("x", 48), AccessTokenPrefix + strings.Repeat("A", 44)} {
+	for _, junk := range []string{"", "coat_", "coat_short", strings.Repeat("x", 48), AccessTokenPrefix + strings.Repeat("A", 53), RefreshTokenPrefix + strings.Repeat("A", 54)} {
 		if WellFormed(junk, AccessTokenPrefix) {
 			t.Errorf("%q passes as well formed", junk)
 		}
@@ -45,5 +47,32 @@ func TestSealSibling(t *testing.T) {
 	}
 	if _, err := OpenSibling(access, sealed[:5]); err == nil {
 		t.Fatal("truncated sealed sibling opened")
+	}
+}
+
+func TestKeysOfNewTokensAscend(t *testing.T) {
+	prev := HashToken(NewToken(AccessTokenPrefix))
+	for range 100 {
+		time.Sleep(time.Microsecond)
+		next := HashToken(NewToken(RefreshTokenPrefix))
+		if len(next) != 64 {
+			t.Fatalf("key %q is not 32 bytes of hex", next)
+		}
+		if next <= prev {
+			t.Fatalf("key %s does not sort after %s", next, prev)
+		}
+		prev = next
+	}
+	// The key depends on the whole token, not only on its selector.
+	tok := NewToken(AccessTokenPrefix)
+	other := tok[:len(tok)-1] + "A"
+	if tok[len(tok)-1] == 'A' {
+		other = tok[:len(tok)-1] + "B"
+	}
+	if KeyOf(tok) == KeyOf(other) {
+		t.Fatal("tokens that differ in their secret part share a key")
+	}
+	if KeyOf("junk") != sha256.Sum256([]byte("junk")) {
+		t.Fatal("junk is not keyed by its SHA-256")
 	}
 }

@@ -3,7 +3,6 @@ package caddyoauth
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -86,10 +85,12 @@ func (a *App) revokeIfParentRevoked(ctx context.Context, parent *TokenRecord) er
 	return a.revokeFamily(ctx, parent.FamilyID)
 }
 
-// newFamilyID returns a random identifier for a new token family.
+// newFamilyID returns a new token family's identifier: a selector, so that
+// family indexes grow at their end, and 64 random bits.
 func newFamilyID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:])
+	putSelector(b[:selectorBytes])
+	_, _ = rand.Read(b[selectorBytes:])
 	return hex.EncodeToString(b[:])
 }
 
@@ -104,7 +105,7 @@ func (a *App) Validate(ctx context.Context, token string) (*ValidToken, bool, er
 	if !WellFormed(token, AccessTokenPrefix) {
 		return nil, false, ErrInvalidToken
 	}
-	key := TokenKey(sha256.Sum256([]byte(token)))
+	key := KeyOf(token)
 	now := a.now()
 	if v, ok := a.cache.Get(key, now); ok {
 		return v, true, nil

@@ -287,15 +287,20 @@ func (a *App) sweepLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-			n, err := a.store.Sweep(ctx, a.now())
-			if err != nil {
-				a.logger.Error("sweeping expired tokens", zap.Error(err))
-				continue
-			}
-			if n > 0 {
-				a.logger.Debug("swept expired tokens", zap.Int("count", n))
-			}
+			a.sweep(ctx)
 		}
+	}
+}
+
+// sweep deletes the records that have expired.
+func (a *App) sweep(ctx context.Context) {
+	n, err := a.store.Sweep(ctx, a.now())
+	if err != nil {
+		a.logger.Error("sweeping expired tokens", zap.Error(err))
+		return
+	}
+	if n > 0 {
+		a.logger.Debug("swept expired tokens", zap.Int("count", n))
 	}
 }
 

@@ -1,6 +1,9 @@
 package caddyoauth
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // SetClock replaces the app's clock, for tests of expiry.
 func (a *App) SetClock(now func() time.Time) {
@@ -24,3 +27,6 @@ func (a *App) SetStore(s Store) { a.store = s }
 
 // SetCache replaces the app's validation cache.
 func (a *App) SetCache(c *Cache) { a.cache = c }
+
+// Sweep runs one sweep of expired records.
+func (a *App) Sweep(ctx context.Context) { a.sweep(ctx) }

@@ -489,3 +489,17 @@ func TestReuseRevocationCannotBeOutrunByTheWinner(t *testing.T) {
 		t.Fatalf("a refresh token saved into a revoked family refreshes: %d", w.Code)
 	}
 }
+
+func TestSweepDeletesExpiredRecords(t *testing.T) {
+	f := newFixture(t)
+	tok := f.passwordToken(t, "read")
+	ctx := context.Background()
+	f.clock.Advance(2 * time.Hour) // past the access token, not the refresh token
+	f.app.Sweep(ctx)
+	if _, err := f.app.Store().GetToken(ctx, caddyoauth.HashToken(tok.AccessToken)); !errors.Is(err, caddyoauth.ErrNotFound) {
+		t.Fatalf("expired access token after a sweep: %v", err)
+	}
+	if _, err := f.app.Store().GetToken(ctx, caddyoauth.HashToken(tok.RefreshToken)); err != nil {
+		t.Fatalf("live refresh token after a sweep: %v", err)
+	}
+}

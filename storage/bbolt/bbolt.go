@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -104,7 +105,7 @@ func (s *Store) SaveTokens(ctx context.Context, records ...*caddyoauth.TokenReco
 		return nil
 	}
 	type entry struct {
-		key, value, family, expiry []byte
+		key, value, family []byte
 	}
 	entries := make([]entry, len(records))
 	keys := make([][hashLen]byte, len(records))
@@ -123,7 +124,6 @@ func (s *Store) SaveTokens(ctx context.Context, records ...*caddyoauth.TokenReco
 		if r.FamilyID != "" {
 			e.family = familyKey(r.FamilyID, e.key)
 		}
-		e.expiry = expiryKey(r.ExpiresAt, e.key)
 	}
 	var exists bool
 	err := s.db.update(func(tx *bolt.Tx) error {
@@ -135,7 +135,7 @@ func (s *Store) SaveTokens(ctx context.Context, records ...*caddyoauth.TokenReco
 				return nil // write nothing; not a fault of the batch
 			}
 		}
-		families, expiry := tx.Bucket(bucketFamilies), tx.Bucket(bucketExpiry)
+		families := tx.Bucket(bucketFamilies)
 		for _, e := range entries {
 			if err := tokens.Put(e.key, e.value); err != nil {
 				return err
@@ -144,9 +144,6 @@ func (s *Store) SaveTokens(ctx context.Context, records ...*caddyoauth.TokenReco
 				if err := families.Put(e.family, nil); err != nil {
 					return err
 				}
-			}
-			if err := expiry.Put(e.expiry, nil); err != nil {
-				return err
 			}
 		}
 		return nil
@@ -277,60 +274,52 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) ([]string, er
 
 // sweepChunk bounds the records one Sweep transaction deletes, so that a
 // large sweep does not hold the write lock for long.
+// sweepChunk bounds the deletions of one write transaction, so a sweep
+// never holds the writer long.
 const sweepChunk = 10_000
 
-// Sweep implements caddyoauth.Store. It walks the expiry index from its
-// start, so its cost is that of the expired records only.
+// Sweep implements caddyoauth.Store. It reads every record's expiry in a
+// read transaction, which does not block writers, then deletes the expired
+// records and their family index entries in chunks.
 func (s *Store) Sweep(ctx context.Context, before time.Time) (int, error) {
-	limit := expiryPrefix(before)
-	total := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-		n, more := 0, false
-		err := s.db.db.Update(func(tx *bolt.Tx) error {
-			n, more = 0, false
-			tokens := tx.Bucket(bucketTokens)
-			families := tx.Bucket(bucketFamilies)
-			expiry := tx.Bucket(bucketExpiry)
-			var expired [][]byte
-			c := expiry.Cursor()
-			for k, _ := c.First(); len(k) == len(limit)+hashLen && bytes.Compare(k[:len(limit)], limit[:]) < 0; k, _ = c.Next() {
-				if len(expired) == sweepChunk {
-					more = true
-					break
-				}
-				expired = append(expired, bytes.Clone(k))
+	type expired struct{ key, family []byte }
+	var found []expired
+	err := s.db.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
+			if !expiredBefore(v, before) {
+				return nil
 			}
-			for _, ek := range expired {
-				key := ek[len(limit):]
-				if v := tokens.Get(key); v != nil {
-					if !bytes.Equal(ek[:len(limit)], expiryOf(v)) {
-						// A stale index entry (never written so): the
-						// record expires at another time.
-						if err := expiry.Delete(ek); err != nil {
-							return err
-						}
-						continue
-					}
-					fam, err := familyOf(v)
-					if err != nil {
-						return fmt.Errorf("record %x: %w", key[:6], err)
-					}
-					if fam != "" {
-						if err := families.Delete(familyKey(fam, key)); err != nil {
-							return err
-						}
-					}
-					if err := tokens.Delete(key); err != nil {
+			fam, err := familyOf(v)
+			if err != nil {
+				return fmt.Errorf("record %x: %w", k[:min(6, len(k))], err)
+			}
+			found = append(found, expired{key: bytes.Clone(k), family: []byte(fam)})
+			return ctx.Err()
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sweeping expired token records: %w", err)
+	}
+	total := 0
+	for chunk := range slices.Chunk(found, sweepChunk) {
+		n := 0
+		err := s.db.db.Update(func(tx *bolt.Tx) error {
+			n = 0
+			tokens, families := tx.Bucket(bucketTokens), tx.Bucket(bucketFamilies)
+			for _, e := range chunk {
+				// Expiry never changes, but the record may be gone.
+				if tokens.Get(e.key) == nil {
+					continue
+				}
+				if len(e.family) > 0 {
+					if err := families.Delete(familyKey(string(e.family), e.key)); err != nil {
 						return err
 					}
-					n++
 				}
-				if err := expiry.Delete(ek); err != nil {
+				if err := tokens.Delete(e.key); err != nil {
 					return err
 				}
+				n++
 			}
 			return nil
 		})
@@ -338,10 +327,11 @@ func (s *Store) Sweep(ctx context.Context, before time.Time) (int, error) {
 			return total, fmt.Errorf("sweeping expired token records: %w", err)
 		}
 		total += n
-		if !more {
-			return total, nil
+		if err := ctx.Err(); err != nil {
+			return total, err
 		}
 	}
+	return total, nil
 }
 
 // Interface guards

@@ -249,7 +249,7 @@ func TestSweepMany(t *testing.T) {
 	}
 	// Nothing of the swept records is left in the indexes.
 	err = s.db.db.View(func(tx *bolt.Tx) error {
-		for name, want := range map[string]int{"tokens": n / 2, "families": n / 2, "expiry": n / 2} {
+		for name, want := range map[string]int{"tokens": n / 2, "families": n / 2} {
 			if got := tx.Bucket([]byte(name)).Stats().KeyN; got != want {
 				return fmt.Errorf("bucket %s has %d keys, want %d", name, got, want)
 			}
@@ -299,7 +299,7 @@ func TestBatchFaultIsolated(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			errs[i] = c.update(func(tx *bolt.Tx) error {
-				if err := tx.Bucket(bucketExpiry).Put([]byte(fmt.Sprint("k", i)), nil); err != nil {
+				if err := tx.Bucket(bucketFamilies).Put([]byte(fmt.Sprint("k", i)), nil); err != nil {
 					return err
 				}
 				if i%5 == 0 {
@@ -312,7 +312,7 @@ func TestBatchFaultIsolated(t *testing.T) {
 	wg.Wait()
 	err := s.db.db.View(func(tx *bolt.Tx) error {
 		for i, err := range errs {
-			present := tx.Bucket(bucketExpiry).Get([]byte(fmt.Sprint("k", i))) != nil
+			present := tx.Bucket(bucketFamilies).Get([]byte(fmt.Sprint("k", i))) != nil
 			if i%5 == 0 {
 				if !errors.Is(err, fault) || present {
 					return fmt.Errorf("failing write %d: error %v, written: %v", i, err, present)

@@ -3,6 +3,7 @@ package bbolt
 import (
 	"errors"
 	"fmt"
+	"runtime"
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -83,12 +84,22 @@ func (c *committer) run() {
 		case <-c.quit:
 			return
 		}
+		// Before committing, yield twice to the goroutines about to write:
+		// each commit costs an fsync and rewrites the pages it touches, so
+		// a bigger batch is cheaper per write. BenchmarkSaveIssuedParallel:
+		// 15.6-19.5 us/op with the yields, 21.2-22.4 without.
+		yields := 0
 	gather:
 		for len(batch) < maxBatch {
 			select {
 			case req := <-c.reqs:
 				batch = append(batch, req)
 			default:
+				if yields < 2 {
+					yields++
+					runtime.Gosched()
+					continue
+				}
 				break gather
 			}
 		}

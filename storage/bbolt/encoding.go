@@ -5,17 +5,21 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
 )
 
-// Keys. A record's key is the raw 32 bytes of its hex SHA-256 hash.
+// Keys. A record's key is the raw 32 bytes of its hex key (see
+// caddyoauth.HashToken), whose selector makes new keys ascend.
 //
 //	tokens:   hash                              -> encoded record
 //	families: family ID, 0x00, hash             -> empty
-//	expiry:   8-byte ordered Unix nanos, hash   -> empty
+//
+// There is no expiry index: Sweep reads every record's expiry in place.
+// Each index costs every issuance a B+tree insert and its dirty pages, in
+// the one writer that all issuances share; a sweep every few minutes is
+// cheaper.
 
 const hashLen = 32
 
@@ -51,33 +55,6 @@ func familyKey(family string, hash []byte) []byte {
 	k = append(k, family...)
 	k = append(k, 0)
 	return append(k, hash...)
-}
-
-// expiryPrefix orders times as unsigned big-endian bytes: Unix nanoseconds
-// with the sign bit flipped, clamped to the int64 range.
-func expiryPrefix(t time.Time) [8]byte {
-	var n int64
-	switch {
-	case t.Before(minNano):
-		n = math.MinInt64
-	case t.After(maxNano):
-		n = math.MaxInt64
-	default:
-		n = t.UnixNano()
-	}
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(n)^(1<<63))
-	return b
-}
-
-var (
-	minNano = time.Unix(0, math.MinInt64)
-	maxNano = time.Unix(0, math.MaxInt64)
-)
-
-func expiryKey(t time.Time, hash []byte) []byte {
-	p := expiryPrefix(t)
-	return append(p[:], hash...)
 }
 
 // The record encoding, version 1:
@@ -273,11 +250,8 @@ func familyOf(b []byte) (string, error) {
 	return fam, d.err
 }
 
-// expiryOf returns the expiry index prefix of the encoded record b.
-func expiryOf(b []byte) []byte {
-	if len(b) < headerLen {
-		return nil
-	}
-	p := expiryPrefix(getTime(b[offExpiresAt:]))
-	return p[:]
+// expiredBefore reports whether the encoded record b expires before t;
+// a record too short to hold an expiry is corrupt and is not swept.
+func expiredBefore(b []byte, t time.Time) bool {
+	return len(b) >= headerLen && getTime(b[offExpiresAt:]).Before(t)
 }

@@ -25,7 +25,6 @@ var openTimeout = 5 * time.Second
 var (
 	bucketTokens   = []byte("tokens")
 	bucketFamilies = []byte("families")
-	bucketExpiry   = []byte("expiry")
 )
 
 // database is one open file and its committer.
@@ -70,7 +69,7 @@ func openDatabase(path string) (*database, error) {
 		return nil, fmt.Errorf("opening token database %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketTokens, bucketFamilies, bucketExpiry} {
+		for _, name := range [][]byte{bucketTokens, bucketFamilies} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("bucket %s: %w", name, err)
 			}

@@ -161,7 +161,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 
 func (a *App) provisionStore(ctx caddy.Context) error {
 	if a.StorageRaw == nil {
-		a.StorageRaw = caddyconfigJSONModuleObject(defaultStorageModule)
+		a.StorageRaw = storageModuleJSON(defaultStorageModule)
 	}
 	mod, err := ctx.LoadModule(a, "StorageRaw")
 	if err != nil {
@@ -175,9 +175,9 @@ func (a *App) provisionStore(ctx caddy.Context) error {
 	return nil
 }
 
-// caddyconfigJSONModuleObject returns the JSON of a module of the storage
-// namespace with no configuration but its name.
-func caddyconfigJSONModuleObject(name string) json.RawMessage {
+// storageModuleJSON returns the JSON of a storage module with no
+// configuration but its name.
+func storageModuleJSON(name string) json.RawMessage {
 	raw, _ := json.Marshal(map[string]string{"backend": name})
 	return raw
 }

@@ -136,3 +136,52 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+func (a *App) provisionClients() error {
+	repl := caddy.NewReplacer()
+	known := func(gt string) bool {
+		_, ok := a.grants[gt]
+		return ok || gt == GrantImplicit
+	}
+	a.clients = make(map[string]*Client, len(a.Clients))
+	for _, c := range a.Clients {
+		if err := c.provision(repl, known); err != nil {
+			return err
+		}
+		if _, dup := a.clients[c.ID]; dup {
+			return fmt.Errorf("client %q: defined twice", c.ID)
+		}
+		a.clients[c.ID] = c
+		if c.hash != nil {
+			a.hashedSecrets = true
+		}
+	}
+	return nil
+}
+
+// GrantImplicit is the grant_types entry that allows response_type=token.
+const GrantImplicit = "implicit"
+
+// Client returns the registered client with that id, or nil.
+func (a *App) Client(id string) *Client { return a.clients[id] }
+
+// verifyClientSecret checks a confidential client's secret. Unknown clients
+// and wrong secrets take the same path and, as far as possible, the same time.
+func (a *App) verifyClientSecret(id, secret string) *Client {
+	c, ok := a.clients[id]
+	if !ok || c.Public {
+		if a.hashedSecrets {
+			fakeHash.compare(secret)
+		} else {
+			dummyClient.checkSecret(secret)
+		}
+		return nil
+	}
+	if !c.checkSecret(secret) {
+		return nil
+	}
+	return c
+}
+
+// dummyClient stands in for an unknown client when secrets are plain.
+var dummyClient = &Client{ID: "unknown"}

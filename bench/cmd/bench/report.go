@@ -78,11 +78,11 @@ func (r *report) checkRatio(target string, got, base, minRatio, maxRatio float64
 // comparison is the base of its ratios.
 func (r *report) writeMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "Date: %s  \nMachine: %s  \nPlugin: %s  \nCommand: `%s`  \n", r.Date, r.Machine, r.Plugin, r.Command)
-	fmt.Fprintf(w, "Shape: rounds (as each table says) of %v measured (after %v warmup) per target, interleaved; %d keep-alive connections; medians over rounds.\n\n",
-		r.Config.Duration, r.Config.Warmup, r.Config.Conns)
+	fmt.Fprintf(w, "Shape: rounds and durations as each table says, each measured after %v warmup, targets interleaved; %d keep-alive connections; medians over rounds.\n\n",
+		r.Config.Warmup, r.Config.Conns)
 	for _, c := range r.Comparisons {
 		fmt.Fprintf(w, "### %s\n\n", c.Title)
-		fmt.Fprintf(w, "%d rounds. Load average (1 min) %s before, %s after, on %d cores.\n\n", c.Config.Rounds, c.LoadAvg[0], c.LoadAvg[1], runtime.NumCPU())
+		fmt.Fprintf(w, "%d rounds of %v per target. Load average (1 min) %s before, %s after, on %d cores.\n\n", c.Config.Rounds, c.Config.Duration, c.LoadAvg[0], c.LoadAvg[1], runtime.NumCPU())
 		fmt.Fprintln(w, "| target | req/s (median) | × base | p50 | p99 | p99 × base | errors | req/s per round |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|")
 		base := c.summary(c.Targets[0])

@@ -468,21 +468,8 @@ func (c *caddyServer) tryDo(method, path string, body io.Reader, opts ...reqOpti
 
 // tryPost is post for goroutines: it returns errors instead of failing.
 func (c *caddyServer) tryPost(path, body string, opts ...reqOption) (response, error) {
-	req, err := http.NewRequest(http.MethodPost, c.base+path, strings.NewReader(body))
-	if err != nil {
-		return response{}, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	for _, o := range opts {
-		o(req)
-	}
-	res, err := c.client.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return response{Status: res.StatusCode, Header: res.Header, Body: b}, err
+	form := withHeader("Content-Type", "application/x-www-form-urlencoded")
+	return c.tryDo(http.MethodPost, path, strings.NewReader(body), append([]reqOption{form}, opts...)...)
 }
 
 // post sends a form-encoded POST with the raw body given.

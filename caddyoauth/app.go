@@ -307,9 +307,6 @@ func (a *App) sweep(ctx context.Context) {
 // Store returns the app's token store.
 func (a *App) Store() Store { return a.store }
 
-// Now returns the current time of the app's clock.
-func (a *App) Now() time.Time { return a.now() }
-
 // Interface guards
 var (
 	_ caddy.App         = (*App)(nil)

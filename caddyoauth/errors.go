@@ -29,7 +29,7 @@ func (e *Error) status() int {
 	return e.Status
 }
 
-// The error codes of RFC 6749 §5.2 and RFC 7009 §2.2.1.
+// The error codes of RFC 6749 §5.2.
 const (
 	CodeInvalidRequest       = "invalid_request"
 	CodeInvalidClient        = "invalid_client"
@@ -37,7 +37,6 @@ const (
 	CodeUnauthorizedClient   = "unauthorized_client"
 	CodeUnsupportedGrantType = "unsupported_grant_type"
 	CodeInvalidScope         = "invalid_scope"
-	CodeUnsupportedTokenType = "unsupported_token_type"
 )
 
 // Errorf returns a protocol error with the given code and description.

@@ -63,9 +63,6 @@ func (a *App) AuthenticateUser(r *http.Request, name, password string) (*User, *
 	return u, nil
 }
 
-// LookupUser returns the configured user of that name, or nil.
-func (a *App) LookupUser(name string) *User { return a.users[name] }
-
 func (a *App) provisionUsers() error {
 	repl := caddy.NewReplacer()
 	a.users = make(map[string]*User, len(a.Users))

@@ -52,7 +52,7 @@ func (a *App) Revoke(ctx context.Context, client *Client, token string) (*Revoca
 	}
 	a.metrics.revocations.Inc()
 	a.logger.Info("revoked token family",
-		zap.String("client_id", client.ID), zap.String("token_hash", rec.Hash[:12]), zap.Int("records", len(hashes)))
+		zap.String("client_id", client.ID), logField(rec.Hash), zap.Int("records", len(hashes)))
 
 	rev := &Revocation{UserID: rec.UserID}
 	var sibling string

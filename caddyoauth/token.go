@@ -12,6 +12,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // Token prefixes make leaked tokens easy to scan for, let the gate reject
@@ -79,6 +81,17 @@ func KeyOf(token string) TokenKey {
 func HashToken(token string) string {
 	key := KeyOf(token)
 	return hex.EncodeToString(key[:])
+}
+
+// logField is the part of a token's key that logs show: 48 bits of its
+// digest (after the selector, which is only a time), enough to correlate
+// log lines, useless to find or forge the token.
+func logField(hash string) zap.Field {
+	const digest = 2 * selectorBytes
+	if len(hash) < digest+12 {
+		return zap.Skip()
+	}
+	return zap.String("token_hash", hash[digest:digest+12])
 }
 
 // sealInfo separates the sibling-sealing key from any other use of a token.

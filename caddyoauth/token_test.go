@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 func TestNewTokenIsWellFormedAndUnique(t *testing.T) {
@@ -74,5 +76,16 @@ func TestKeysOfNewTokensAscend(t *testing.T) {
 	}
 	if KeyOf("junk") != sha256.Sum256([]byte("junk")) {
 		t.Fatal("junk is not keyed by its SHA-256")
+	}
+}
+
+func TestLogFieldShowsDigestNotSelector(t *testing.T) {
+	hash := HashToken(NewToken(AccessTokenPrefix))
+	f := logField(hash)
+	if f.String != hash[16:28] || strings.Contains(hash[:16], f.String) {
+		t.Fatalf("logField(%s) = %q", hash, f.String)
+	}
+	if logField("short").Type != zap.Skip().Type {
+		t.Fatal("a short hash is logged")
 	}
 }

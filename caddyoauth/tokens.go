@@ -186,7 +186,7 @@ func (a *App) Redeem(ctx context.Context, client *Client, token string, kind Tok
 		}
 		a.logger.Warn("single-use token presented twice: revoked its family",
 			zap.String("kind", string(kind)), zap.String("client_id", client.ID),
-			zap.String("token_hash", hash[:12]))
+			logField(hash))
 		return nil, invalid
 	case errors.Is(err, ErrRevoked), errors.Is(err, ErrNotFound):
 		return nil, invalid

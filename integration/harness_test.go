@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"text/template"
@@ -614,14 +616,36 @@ func (c *caddyServer) oauth2Context() context.Context {
 	return context.WithValue(context.Background(), oauth2.HTTPClient, c.client)
 }
 
+// Caddy's ports come from below the kernel's ephemeral range (32768 and
+// up on Linux), where the upstreams' httptest servers and outgoing
+// connections get theirs: a port handed out here and released until Caddy
+// binds it cannot be taken meanwhile by an upstream of a parallel test. A
+// counter keeps this run's ports distinct, and a random start keeps two
+// runs on one machine apart.
+const (
+	portBase  = 20000
+	portRange = 12000
+)
+
+var nextPort atomic.Int64
+
+func init() { nextPort.Store(rand.Int64N(portRange)) }
+
+// freePort returns a port that is free on 127.0.0.1 now and that no other
+// caller in this run gets.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range portRange {
+		port := portBase + int(nextPort.Add(1)%portRange)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // in use by something else
+		}
+		l.Close()
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port below the ephemeral range")
+	return 0
 }
 
 var idCounter struct {

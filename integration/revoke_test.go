@@ -61,15 +61,7 @@ func TestRevoke(t *testing.T) {
 		if r.Status != http.StatusOK || len(r.Body) != 0 {
 			t.Errorf("revoke: want 200 empty, got %s", r)
 		}
-		if got := r.Header.Get("RevokedAccessToken"); got != tr.AccessToken {
-			t.Errorf("RevokedAccessToken = %q, want the access token", got)
-		}
-		if got := r.Header.Get("RevokedRefreshToken"); got != tr.RefreshToken {
-			t.Errorf("RevokedRefreshToken = %q, want the refresh token", got)
-		}
-		if got := r.Header.Get("AuthorizedUser"); got != "admin" {
-			t.Errorf("AuthorizedUser = %q, want admin", got)
-		}
+		wantRevocationHeaders(t, r, tr, "admin")
 		if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 			t.Errorf("a response carrying tokens has Cache-Control %q, want no-store", cc)
 		}
@@ -86,15 +78,7 @@ func TestRevoke(t *testing.T) {
 		c.wantActive(t, tr.AccessToken)
 		r := c.revoke(t, mainClient, mainSecret, tr.RefreshToken, "refresh_token")
 		wantEmpty200(t, r)
-		if got := r.Header.Get("RevokedAccessToken"); got != tr.AccessToken {
-			t.Errorf("RevokedAccessToken = %q, want the access token", got)
-		}
-		if got := r.Header.Get("RevokedRefreshToken"); got != tr.RefreshToken {
-			t.Errorf("RevokedRefreshToken = %q, want the refresh token", got)
-		}
-		if got := r.Header.Get("AuthorizedUser"); got != "admin" {
-			t.Errorf("AuthorizedUser = %q, want admin", got)
-		}
+		wantRevocationHeaders(t, r, tr, "admin")
 		c.wantInvalid(t, tr.AccessToken)
 		wantError(t, c.refresh(t, tr.RefreshToken, ""), http.StatusBadRequest, "invalid_grant")
 	})
@@ -342,5 +326,20 @@ func TestMetadata(t *testing.T) {
 	tr := c.post(t, strings.TrimPrefix(m.TokenEndpoint, c.base), "grant_type=client_credentials", withBasic(mainClient, mainSecret))
 	if tr.Status != http.StatusOK {
 		t.Errorf("advertised token endpoint: %s", tr)
+	}
+}
+
+// wantRevocationHeaders checks WSO2's headers on a successful revocation:
+// the revoked pair and its user.
+func wantRevocationHeaders(t *testing.T, r response, revoked tokenResponse, user string) {
+	t.Helper()
+	for name, want := range map[string]string{
+		"RevokedAccessToken":  revoked.AccessToken,
+		"RevokedRefreshToken": revoked.RefreshToken,
+		"AuthorizedUser":      user,
+	} {
+		if got := r.Header.Get(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
 	}
 }

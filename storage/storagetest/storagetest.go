@@ -562,7 +562,7 @@ func Bench(b *testing.B, open func(b *testing.B) caddyoauth.Store) {
 	})
 	b.Run("SaveTokensParallel", func(b *testing.B) {
 		s := open(b)
-		benchSaveParallel(b, s)
+		BenchSaveParallel(b, s)
 	})
 	b.Run("ConsumeTokenParallel", func(b *testing.B) {
 		s := open(b)
@@ -588,9 +588,7 @@ func Bench(b *testing.B, open func(b *testing.B) caddyoauth.Store) {
 
 // BenchSaveParallel measures SaveTokens of an access/refresh pair from
 // parallel goroutines, as concurrent token requests do.
-func BenchSaveParallel(b *testing.B, s caddyoauth.Store) { benchSaveParallel(b, s) }
-
-func benchSaveParallel(b *testing.B, s caddyoauth.Store) {
+func BenchSaveParallel(b *testing.B, s caddyoauth.Store) {
 	var mu sync.Mutex
 	next := 0
 	b.ReportAllocs()

@@ -213,8 +213,9 @@ func (c *caddyServer) adminAddr() string {
 	return "127.0.0.1:" + strconv.Itoa(c.adminPort)
 }
 
-// TestStoreHoldsNoCredentials reads the raw bytes of the bbolt file and
-// Caddy's debug log after use: no token, secret or password is in them.
+// TestStoreHoldsNoCredentials reads the raw bytes of the bbolt file, its
+// journal and Caddy's debug log after use: no token, secret or password is
+// in them.
 func TestStoreHoldsNoCredentials(t *testing.T) {
 	t.Parallel()
 	c := startCaddy(t, config{ExtraGlobal: "debug"})
@@ -236,9 +237,13 @@ func TestStoreHoldsNoCredentials(t *testing.T) {
 	c.post(t, "/introspect", url.Values{"token": {p2.AccessToken}}.Encode(), withBasic(mainClient, mainSecret))
 	c.stop()
 
-	db, err := os.ReadFile(c.db)
-	if err != nil {
-		t.Fatalf("reading the bbolt file: %v", err)
+	var db []byte
+	for _, name := range []string{c.db, c.db + "-wal0", c.db + "-wal1"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatalf("reading the token database: %v", err)
+		}
+		db = append(db, b...)
 	}
 	if !isBbolt(c.db) {
 		t.Fatalf("%s is not a bbolt file", c.db)
@@ -249,7 +254,7 @@ func TestStoreHoldsNoCredentials(t *testing.T) {
 			return
 		}
 		if bytes.Contains(db, needle) {
-			t.Errorf("the bbolt file contains %s", what)
+			t.Errorf("the bbolt file or its journal contains %s", what)
 		}
 		if bytes.Contains(logs, needle) {
 			t.Errorf("caddy's log contains %s", what)

@@ -1,7 +1,8 @@
 // Package bbolt is the default token store: one bbolt file, durable,
-// for a single Caddy node. Writes of concurrent requests share one
-// transaction and one fsync (group commit) and are durable when the call
-// returns.
+// for a single Caddy node. Writes of concurrent requests share one append
+// to a journal beside the file and one fdatasync (group commit), and are
+// durable when the call returns; checkpoints write them to the file in the
+// background, many batches per transaction (see journal.go).
 package bbolt
 
 import (
@@ -110,48 +111,34 @@ func (s *Store) SaveTokens(ctx context.Context, records ...*caddyoauth.TokenReco
 	if len(records) == 0 {
 		return nil
 	}
-	type entry struct {
-		key, value, family []byte
-	}
-	entries := make([]entry, len(records))
 	keys := make([][hashLen]byte, len(records))
+	values := make([][]byte, len(records))
 	for i, r := range records {
 		if !hashKey(&keys[i], r.Hash) {
 			return fmt.Errorf("saving token record: hash %.12q... is not a hex SHA-256", r.Hash)
 		}
-		for j := range i {
-			if keys[j] == keys[i] {
-				return caddyoauth.ErrExists
-			}
+		if slices.Contains(keys[:i], keys[i]) {
+			return caddyoauth.ErrExists
 		}
-		e := &entries[i]
-		e.key = keys[i][:]
-		e.value = encodeRecord(r)
-		if r.FamilyID != "" {
-			e.family = familyKey(r.FamilyID, e.key)
-		}
+		values[i] = encodeRecord(r)
 	}
 	var exists bool
-	err := s.db.update(func(tx *bolt.Tx) error {
+	err := s.db.update(func(tx *writeTx) error {
 		exists = false
-		tokens := tx.Bucket(bucketTokens)
-		tokens.FillPercent = appendFill
-		for _, e := range entries {
-			if tokens.Get(e.key) != nil {
+		for i := range keys {
+			v, err := tx.get(&keys[i])
+			if err != nil {
+				return err
+			}
+			if v != nil {
 				exists = true
 				return nil // write nothing; not a fault of the batch
 			}
 		}
-		families := tx.Bucket(bucketFamilies)
-		families.FillPercent = appendFill
-		for _, e := range entries {
-			if err := tokens.Put(e.key, e.value); err != nil {
-				return err
-			}
-			if e.family != nil {
-				if err := families.Put(e.family, nil); err != nil {
-					return err
-				}
+		for i, r := range records {
+			tx.put(&keys[i], values[i])
+			if r.FamilyID != "" {
+				tx.addToFamily(r.FamilyID, &keys[i])
 			}
 		}
 		return nil
@@ -174,16 +161,7 @@ func (s *Store) GetToken(ctx context.Context, hash string) (*caddyoauth.TokenRec
 	if !hashKey(&key, hash) {
 		return nil, caddyoauth.ErrNotFound
 	}
-	var rec *caddyoauth.TokenRecord
-	err := s.db.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketTokens).Get(key[:])
-		if v == nil {
-			return caddyoauth.ErrNotFound
-		}
-		var err error
-		rec, err = decodeRecord(key[:], v)
-		return err
-	})
+	rec, err := s.db.get(&key)
 	if err == caddyoauth.ErrNotFound {
 		return nil, err
 	}
@@ -194,7 +172,7 @@ func (s *Store) GetToken(ctx context.Context, hash string) (*caddyoauth.TokenRec
 }
 
 // ConsumeToken implements caddyoauth.Store. The check and the write are
-// one transaction.
+// one step of the committer.
 func (s *Store) ConsumeToken(ctx context.Context, hash string, now time.Time) (*caddyoauth.TokenRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -207,10 +185,12 @@ func (s *Store) ConsumeToken(ctx context.Context, hash string, now time.Time) (*
 		rec     *caddyoauth.TokenRecord
 		outcome error
 	)
-	err := s.db.update(func(tx *bolt.Tx) error {
+	err := s.db.update(func(tx *writeTx) error {
 		rec, outcome = nil, nil
-		tokens := tx.Bucket(bucketTokens)
-		v := tokens.Get(key[:])
+		v, err := tx.get(&key)
+		if err != nil {
+			return err
+		}
 		if v == nil {
 			outcome = caddyoauth.ErrNotFound
 			return nil
@@ -226,7 +206,7 @@ func (s *Store) ConsumeToken(ctx context.Context, hash string, now time.Time) (*
 		case !r.UsedAt.IsZero():
 			outcome = caddyoauth.ErrAlreadyUsed
 		default:
-			return tokens.Put(key[:], withUsedAt(v, now))
+			tx.put(&key, withUsedAt(v, now))
 		}
 		return nil
 	})
@@ -244,29 +224,24 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) ([]string, er
 	if familyID == "" {
 		return nil, nil // records without a family are in none
 	}
-	prefix := append([]byte(familyID), 0)
-	var changed [][]byte
-	err := s.db.update(func(tx *bolt.Tx) error {
+	var changed [][hashLen]byte
+	err := s.db.update(func(tx *writeTx) error {
 		changed = changed[:0]
-		tokens := tx.Bucket(bucketTokens)
-		c := tx.Bucket(bucketFamilies).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			if len(k) != len(prefix)+hashLen {
-				continue // a longer family ID that has this one as prefix
-			}
-			key := k[len(prefix):]
-			v := tokens.Get(key)
-			if v == nil || len(v) < headerLen {
-				continue
-			}
-			if v[offFlags]&flagRevoked != 0 {
-				continue
-			}
-			key = bytes.Clone(key)
-			if err := tokens.Put(key, withRevoked(v)); err != nil {
+		members, err := tx.family(familyID)
+		if err != nil {
+			return err
+		}
+		for i := range members {
+			key := &members[i]
+			v, err := tx.get(key)
+			if err != nil {
 				return err
 			}
-			changed = append(changed, key)
+			if len(v) < headerLen || v[offFlags]&flagRevoked != 0 {
+				continue
+			}
+			tx.put(key, withRevoked(v))
+			changed = append(changed, *key)
 		}
 		return nil
 	})
@@ -275,21 +250,23 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) ([]string, er
 	}
 	hashes := make([]string, len(changed))
 	for i, k := range changed {
-		hashes[i] = hex.EncodeToString(k)
+		hashes[i] = hex.EncodeToString(k[:])
 	}
 	return hashes, nil
 }
 
-// sweepChunk bounds the records one Sweep transaction deletes, so that a
-// large sweep does not hold the write lock for long.
 // sweepChunk bounds the deletions of one write transaction, so a sweep
-// never holds the writer long.
+// never holds the file's writer long.
 const sweepChunk = 10_000
 
-// Sweep implements caddyoauth.Store. It reads every record's expiry in a
-// read transaction, which does not block writers, then deletes the expired
+// Sweep implements caddyoauth.Store. It first checkpoints, so that the
+// file holds every record; then it reads every record's expiry in a read
+// transaction, which does not block writers, and deletes the expired
 // records and their family index entries in chunks.
 func (s *Store) Sweep(ctx context.Context, before time.Time) (int, error) {
+	if err := s.db.checkpointNow(); err != nil {
+		return 0, fmt.Errorf("sweeping expired token records: %w", err)
+	}
 	type expired struct{ key, family []byte }
 	var found []expired
 	err := s.db.db.View(func(tx *bolt.Tx) error {
@@ -311,7 +288,7 @@ func (s *Store) Sweep(ctx context.Context, before time.Time) (int, error) {
 	total := 0
 	for chunk := range slices.Chunk(found, sweepChunk) {
 		n := 0
-		err := s.db.db.Update(func(tx *bolt.Tx) error {
+		err := s.db.writeFile(func(tx *bolt.Tx) error {
 			n = 0
 			tokens, families := tx.Bucket(bucketTokens), tx.Bucket(bucketFamilies)
 			for _, e := range chunk {

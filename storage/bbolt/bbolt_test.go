@@ -286,45 +286,38 @@ func TestMalformedHash(t *testing.T) {
 	}
 }
 
-// TestBatchFaultIsolated checks the committer's db.Batch semantics: a
-// write that fails does not fail the others committed with it.
+// TestBatchFaultIsolated checks the committer's batch semantics: a write
+// that fails leaves nothing behind and does not fail the others committed
+// with it.
 func TestBatchFaultIsolated(t *testing.T) {
 	s := provision(t, filepath.Join(t.TempDir(), "oauth.db"))
-	c := s.db.committer
 	fault := errors.New("fault")
+	keys := make([][hashLen]byte, 20)
+	errs := make([]error, len(keys))
 	var wg sync.WaitGroup
-	errs := make([]error, 20)
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = c.update(func(tx *bolt.Tx) error {
-				if err := tx.Bucket(bucketFamilies).Put([]byte(fmt.Sprint("k", i)), nil); err != nil {
-					return err
-				}
+	for i := range keys {
+		keys[i] = [hashLen]byte{byte(i)}
+		wg.Go(func() {
+			errs[i] = s.db.update(func(tx *writeTx) error {
+				tx.put(&keys[i], encodeRecord(storagetest.Record(fmt.Sprint("k", i), "f", storagetest.Base)))
 				if i%5 == 0 {
 					return fault
 				}
 				return nil
 			})
-		}()
+		})
 	}
 	wg.Wait()
-	err := s.db.db.View(func(tx *bolt.Tx) error {
-		for i, err := range errs {
-			present := tx.Bucket(bucketFamilies).Get([]byte(fmt.Sprint("k", i))) != nil
-			if i%5 == 0 {
-				if !errors.Is(err, fault) || present {
-					return fmt.Errorf("failing write %d: error %v, written: %v", i, err, present)
-				}
-			} else if err != nil || !present {
-				return fmt.Errorf("write %d: error %v, written: %v", i, err, present)
+	for i, err := range errs {
+		_, gerr := s.db.get(&keys[i])
+		present := gerr == nil
+		if i%5 == 0 {
+			if !errors.Is(err, fault) || present {
+				t.Errorf("failing write %d: error %v, written: %v", i, err, present)
 			}
+		} else if err != nil || !present {
+			t.Errorf("write %d: error %v, written: %v (%v)", i, err, present, gerr)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -27,17 +28,42 @@ var (
 	bucketFamilies = []byte("families")
 )
 
-// database is one open file and its committer.
+// database is one open bbolt file, its journal, the memtables holding what
+// the journal has that the file does not have yet, and the committer.
 type database struct {
 	db *bolt.DB
-	*committer
+
+	mu     sync.RWMutex // guards active and frozen
+	active *memtable    // written since the last checkpoint began
+	frozen *memtable    // being written to the file by a checkpoint, or nil
+
+	// fileMu allows one write transaction on the file at a time:
+	// checkpoints and sweeps.
+	fileMu sync.Mutex
+
+	reqs chan *commitReq
+	quit chan struct{}
+	done chan struct{}
+
+	// The rest belongs to the committer's goroutine.
+	segments [2]*segment
+	current  int       // the segment taking new entries
+	epoch    uint64    // the epoch of the current segment
+	oldest   time.Time // when the active memtable got its first write
+	flushing *memtable // the memtable of the checkpoint in progress, if any
+	broken   error     // a journal fault: every later write fails with it
+	pending  *memtable // what the batch being committed wrote
+	entry    []byte    // the journal entry of the batch being committed
 }
 
 // Destruct implements caddy.Destructor: the pool calls it when the last
 // store using the file is cleaned up.
 func (d *database) Destruct() error {
-	d.committer.stop()
-	return d.db.Close()
+	err := d.stop()
+	if cerr := d.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // acquire returns the database at path, opening it if no store has it open.
@@ -80,5 +106,92 @@ func openDatabase(path string) (*database, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("initializing token database %s: %w", path, err)
 	}
-	return &database{db: db, committer: newCommitter(db)}, nil
+	d := &database{db: db, active: newMemtable()}
+	if err := d.recover(path); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("token database %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// recover opens the journal next to the file at path, replays into the file
+// what the journal holds, and starts the committer on an emptied journal.
+func (d *database) recover(path string) error {
+	var segs [2]*segment
+	for i := range segs {
+		s, err := openSegment(fmt.Sprintf("%s-wal%d", path, i))
+		if err != nil {
+			for _, o := range segs[:i] {
+				_ = o.close()
+			}
+			return err
+		}
+		segs[i] = s
+	}
+	d.segments = segs
+	err := d.replay()
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	// Both segments start afresh, under epochs higher than any replayed:
+	// an entry replayed now must never be replayed after newer ones.
+	epoch := max(segs[0].epoch, segs[1].epoch)
+	for i := 0; err == nil && i < len(segs); i++ {
+		epoch++
+		err = segs[i].reset(epoch)
+	}
+	if err != nil {
+		for _, s := range segs {
+			_ = s.close()
+		}
+		return err
+	}
+	d.startCommitter(1, epoch)
+	return nil
+}
+
+// replay writes every journal entry, oldest segment first, to the file in
+// one transaction.
+func (d *database) replay() error {
+	segs := d.segments[:]
+	if segs[0].epoch > segs[1].epoch {
+		segs = []*segment{segs[1], segs[0]}
+	}
+	m := newMemtable()
+	for _, s := range segs {
+		err := s.replay(func(payload []byte) error {
+			return decodeOps(payload, func(op *journalOp) error {
+				if op.kind == opRecord {
+					m.put(&op.key, op.value)
+				} else {
+					m.addToFamily(string(op.value), &op.key)
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("replaying the journal: %w", err)
+		}
+	}
+	if m.empty() {
+		return nil
+	}
+	if err := d.checkpoint(m); err != nil {
+		return fmt.Errorf("replaying the journal: %w", err)
+	}
+	return nil
+}
+
+// syncDir makes the entries of directory dir durable, such as the journal
+// files just created in it.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("syncing folder %s: %w", dir, err)
+	}
+	return nil
 }

@@ -12,7 +12,7 @@ const DefaultScope = "default"
 // dropping duplicates. It returns nil for an empty parameter.
 func ParseScope(s string) []string {
 	var scopes []string
-	for _, f := range strings.Fields(s) {
+	for f := range strings.FieldsSeq(s) {
 		if !slices.Contains(scopes, f) {
 			scopes = append(scopes, f)
 		}

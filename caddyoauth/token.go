@@ -34,15 +34,22 @@ const (
 	tokenBytes    = selectorBytes + secretBytes
 )
 
-// encodedTokenLen is the length of a token without its prefix.
-var encodedTokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
+// encodedTokenLen is the length of a token without its prefix:
+// base64.RawURLEncoding.EncodedLen(tokenBytes).
+const encodedTokenLen = (tokenBytes*8 + 5) / 6
+
+// maxTokenLen bounds the tokens that are built and hashed in a buffer on
+// the stack: every prefix above fits, with room to spare.
+const maxTokenLen = 16 + encodedTokenLen
 
 // NewToken returns a fresh random token with the given prefix.
 func NewToken(prefix string) string {
 	var b [tokenBytes]byte
 	putSelector(b[:selectorBytes])
 	_, _ = rand.Read(b[selectorBytes:]) // crypto/rand.Read never fails (Go 1.24+)
-	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+	var buf [maxTokenLen]byte
+	token := append(buf[:0], prefix...)
+	return string(base64.RawURLEncoding.AppendEncode(token, b[:]))
 }
 
 // putSelector writes the current time, big-endian, into b.
@@ -64,7 +71,8 @@ type TokenKey [32]byte
 // KeyOf returns the key of token. A token that is not well formed gets the
 // SHA-256 of its text, which matches no record.
 func KeyOf(token string) TokenKey {
-	sum := sha256.Sum256([]byte(token))
+	var buf [maxTokenLen]byte
+	sum := sha256.Sum256(append(buf[:0], token...))
 	var sel [selectorBytes + 2]byte // decoding 11 base64 characters gives 8 bytes and a spare
 	if i := strings.IndexByte(token, '_'); i >= 0 && len(token) > i+11 {
 		if _, err := base64.RawURLEncoding.Decode(sel[:], []byte(token[i+1:i+12])); err == nil {
@@ -79,8 +87,14 @@ func KeyOf(token string) TokenKey {
 
 // HashToken returns the key of token in hex, as the store keys its record.
 func HashToken(token string) string {
-	key := KeyOf(token)
-	return hex.EncodeToString(key[:])
+	return KeyOf(token).hex()
+}
+
+// hex returns the key in hex.
+func (k TokenKey) hex() string {
+	var buf [2 * len(k)]byte
+	hex.Encode(buf[:], k[:])
+	return string(buf[:])
 }
 
 // logField is the part of a token's key that logs show: 48 bits of its

@@ -2,6 +2,9 @@ package caddyoauth
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +90,57 @@ func TestLogFieldShowsDigestNotSelector(t *testing.T) {
 	}
 	if logField("short").Type != zap.Skip().Type {
 		t.Fatal("a short hash is logged")
+	}
+}
+
+func TestTokenKeyHexAndHashToken(t *testing.T) {
+	for _, tok := range []string{NewToken(AccessTokenPrefix), "junk", strings.Repeat("x", 200)} {
+		key := KeyOf(tok)
+		if got, want := HashToken(tok), hex.EncodeToString(key[:]); got != want {
+			t.Errorf("HashToken(%q) = %q, want %q", tok, got, want)
+		}
+	}
+	if long := strings.Repeat("x", 200); KeyOf(long) != sha256.Sum256([]byte(long)) {
+		t.Error("a token longer than the stack buffer is not hashed whole")
+	}
+	if encodedTokenLen != base64.RawURLEncoding.EncodedLen(tokenBytes) {
+		t.Errorf("encodedTokenLen = %d, want %d", encodedTokenLen, base64.RawURLEncoding.EncodedLen(tokenBytes))
+	}
+	if id := newFamilyID(); len(id) != 32 {
+		t.Errorf("family id %q", id)
+	}
+}
+
+func TestAppendTokenResponseMatchesEncodingJSON(t *testing.T) {
+	type tokenResponse struct {
+		AccessToken  string `json:"access_token"`
+		TokenType    string `json:"token_type"`
+		ExpiresIn    int64  `json:"expires_in"`
+		Scope        string `json:"scope"`
+		RefreshToken string `json:"refresh_token,omitempty"`
+	}
+	for i, tokens := range []*IssuedTokens{
+		{AccessToken: NewToken(AccessTokenPrefix), Scopes: []string{"read"}, ExpiresIn: time.Hour},
+		{AccessToken: NewToken(AccessTokenPrefix), RefreshToken: NewToken(RefreshTokenPrefix), Scopes: []string{"read", "update"}, ExpiresIn: 90*time.Second + time.Millisecond},
+		{AccessToken: "a", Scopes: nil},
+		{AccessToken: "a\"b\\c", Scopes: []string{"<x>", "a&b", "tab\there", "\x00", "é", "\u2028", "bad\xffutf8"}, ExpiresIn: -time.Second},
+	} {
+		want, err := json.Marshal(tokenResponse{
+			AccessToken:  tokens.AccessToken,
+			TokenType:    "Bearer",
+			ExpiresIn:    int64(tokens.ExpiresIn / time.Second),
+			Scope:        joinScopes(tokens.Scopes),
+			RefreshToken: tokens.RefreshToken,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := appendTokenResponse(nil, tokens)
+		if string(got) != string(want) {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+		if plain := i < 3; plain && tokenResponseSize(tokens) < len(got) {
+			t.Errorf("size %d below the length %d of a plain response", tokenResponseSize(tokens), len(got))
+		}
 	}
 }

@@ -91,7 +91,9 @@ func newFamilyID() string {
 	var b [16]byte
 	putSelector(b[:selectorBytes])
 	_, _ = rand.Read(b[selectorBytes:])
-	return hex.EncodeToString(b[:])
+	var buf [2 * len(b)]byte
+	hex.Encode(buf[:], b[:])
+	return string(buf[:])
 }
 
 // ErrInvalidToken means an access token is unknown, expired, revoked or not
@@ -111,7 +113,7 @@ func (a *App) Validate(ctx context.Context, token string) (*ValidToken, bool, er
 		return v, true, nil
 	}
 	v, err := a.cache.Load(key, now, func() (*ValidToken, error) {
-		rec, err := a.store.GetToken(ctx, hex.EncodeToString(key[:]))
+		rec, err := a.store.GetToken(ctx, key.hex())
 		if errors.Is(err, ErrNotFound) {
 			return nil, nil
 		}

@@ -300,3 +300,37 @@ func TestJournalFaultFailsClosed(t *testing.T) {
 		t.Fatalf("reads stop with a broken journal: %v", err)
 	}
 }
+
+// TestExistsAfterCheckpoint saves records that a checkpoint then moves to
+// the file, and saves them again: SaveTokens still finds them there, on
+// the running store and after reopening it.
+func TestExistsAfterCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "oauth.db")
+	s := openStore(t, path)
+	var recs []*caddyoauth.TokenRecord
+	for i := range 20 {
+		r := storagetest.Record(fmt.Sprint("exists-", i), "f", storagetest.Base)
+		if err := s.SaveTokens(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	if err := s.db.checkpointNow(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		for _, r := range recs {
+			if err := s.SaveTokens(ctx, r); !errors.Is(err, caddyoauth.ErrExists) {
+				t.Fatalf("saving %s again after a checkpoint: %v", r.Hash[:8], err)
+			}
+		}
+		if err := s.db.Destruct(); err != nil {
+			t.Fatal(err)
+		}
+		s = openStore(t, path)
+	}
+	if err := s.db.Destruct(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -68,11 +68,19 @@ func openSegment(path string) (*segment, error) {
 	}
 	s := &segment{f: f, size: fi.Size(), end: journalHeaderLen}
 	var h [journalHeaderLen]byte
-	if _, err := f.ReadAt(h[:], 0); err == nil && string(h[:4]) == journalMagic && h[4] == journalVersion {
-		s.epoch = binary.BigEndian.Uint64(h[8:])
-	} else if err != nil && err != io.EOF {
+	_, err = f.ReadAt(h[:], 0)
+	switch {
+	case err == io.EOF || string(h[:4]) != journalMagic:
+		// New, or never reset: it holds no entries.
+	case err != nil:
 		_ = f.Close()
 		return nil, fmt.Errorf("reading journal segment %s: %w", path, err)
+	case h[4] != journalVersion:
+		// Entries this version cannot read must not be dropped.
+		_ = f.Close()
+		return nil, fmt.Errorf("journal segment %s has format version %d; this build reads version %d", path, h[4], journalVersion)
+	default:
+		s.epoch = binary.BigEndian.Uint64(h[8:])
 	}
 	return s, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ import (
 // crash stops d the way a crash of the process would: no checkpoint, the
 // bbolt file and the journal left as they are. A checkpoint in progress
 // is let finish: its transaction commits whole or not at all either way.
-func (d *database) crash(t *testing.T) {
+func (d *database) crash(t testing.TB) {
 	t.Helper()
 	close(d.quit)
 	<-d.done
@@ -332,5 +333,30 @@ func TestExistsAfterCheckpoint(t *testing.T) {
 	}
 	if err := s.db.Destruct(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUnknownJournalVersion refuses to open a journal written in a format
+// this build does not know, rather than dropping what it holds.
+func TestUnknownJournalVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "oauth.db")
+	s := openStore(t, path)
+	if err := s.SaveTokens(context.Background(), storagetest.Record("v", "f", storagetest.Base)); err != nil {
+		t.Fatal(err)
+	}
+	s.db.crash(t)
+	f, err := os.OpenFile(path+"-wal1", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAt(t, f, []byte{journalVersion + 1}, 4)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := openDatabase(path); err == nil {
+		_ = db.Destruct()
+		t.Fatal("opened a journal of an unknown format version")
+	} else if !strings.Contains(err.Error(), "format version") {
+		t.Fatalf("error does not say why: %v", err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
 	"github.com/caddy-oauth/caddy-oauth/storage/storagetest"
 )
@@ -358,5 +360,36 @@ func TestUnknownJournalVersion(t *testing.T) {
 		t.Fatal("opened a journal of an unknown format version")
 	} else if !strings.Contains(err.Error(), "format version") {
 		t.Fatalf("error does not say why: %v", err)
+	}
+}
+
+// TestIdleCheckpoint checks that a write reaches the file within
+// checkpointEvery even when no more writes come to fill the journal.
+func TestIdleCheckpoint(t *testing.T) {
+	old := checkpointEvery
+	checkpointEvery = 40 * time.Millisecond
+	t.Cleanup(func() { checkpointEvery = old })
+	s := provision(t, filepath.Join(t.TempDir(), "oauth.db"))
+	r := storagetest.Record("idle", "f", storagetest.Base)
+	if err := s.SaveTokens(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	var key [hashLen]byte
+	hashKey(&key, r.Hash)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var inFile bool
+		err := s.db.db.View(func(tx *bolt.Tx) error {
+			inFile = tx.Bucket(bucketTokens).Get(key[:]) != nil
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inFile {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("an idle store never checkpointed its journal")
+		}
 	}
 }

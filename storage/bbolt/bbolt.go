@@ -124,7 +124,6 @@ func (s *Store) SaveTokens(ctx context.Context, records ...*caddyoauth.TokenReco
 	}
 	var exists bool
 	err := s.db.update(func(tx *writeTx) error {
-		exists = false
 		for i := range keys {
 			v, err := tx.get(&keys[i])
 			if err != nil {
@@ -186,7 +185,6 @@ func (s *Store) ConsumeToken(ctx context.Context, hash string, now time.Time) (*
 		outcome error
 	)
 	err := s.db.update(func(tx *writeTx) error {
-		rec, outcome = nil, nil
 		v, err := tx.get(&key)
 		if err != nil {
 			return err
@@ -226,7 +224,6 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) ([]string, er
 	}
 	var changed [][hashLen]byte
 	err := s.db.update(func(tx *writeTx) error {
-		changed = changed[:0]
 		members, err := tx.family(familyID)
 		if err != nil {
 			return err

@@ -29,10 +29,10 @@ var (
 // callers. Writes that arrive meanwhile wait for the next batch: a lone
 // write commits at once, and under load the batches grow with the load.
 //
-// A write is a function of a writeTx. It returns an error only for a
-// storage fault, which fails that write alone; outcomes such as ErrExists
-// are reported through captured variables, with nothing written. A function
-// must therefore reset what it reports at each run.
+// A write is a function of a writeTx, run once. It returns an error only
+// for a storage fault, which fails that write alone and discards what it
+// wrote; outcomes such as ErrExists are reported through captured
+// variables, with nothing written.
 
 type commitReq struct {
 	fn  func(*writeTx) error // nil: a checkpoint request

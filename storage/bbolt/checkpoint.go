@@ -6,8 +6,6 @@ import (
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
 )
 
 // checkpoint writes the records and family memberships of m to the file,
@@ -52,34 +50,6 @@ func (d *database) writeFile(fn func(*bolt.Tx) error) error {
 	d.fileMu.Lock()
 	defer d.fileMu.Unlock()
 	return d.db.Update(fn)
-}
-
-// get returns the record under key: from the memtables, newest first, or
-// from the file.
-func (d *database) get(key *[hashLen]byte) (*caddyoauth.TokenRecord, error) {
-	d.mu.RLock()
-	v := d.active.get(key)
-	if v == nil {
-		v = d.frozen.get(key)
-	}
-	d.mu.RUnlock()
-	if v != nil {
-		return decodeRecord(key[:], v)
-	}
-	// A checkpoint that ended after the memtables were read has written
-	// the frozen memtable to the file before dropping it, so the file
-	// read now has what it held.
-	var rec *caddyoauth.TokenRecord
-	err := d.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketTokens).Get(key[:])
-		if v == nil {
-			return caddyoauth.ErrNotFound
-		}
-		var err error
-		rec, err = decodeRecord(key[:], v)
-		return err
-	})
-	return rec, err
 }
 
 // familyMembers yields the keys the file's family index holds for family.

@@ -192,7 +192,7 @@ func (d *database) runBatch(batch []*commitReq, errs []error) error {
 			if op.kind == opRecord {
 				d.pending.put(&op.key, op.value)
 			} else {
-				d.pending.addToFamily(string(op.value), &op.key)
+				d.pending.addToFamily(op.family, &op.key)
 			}
 			d.entry = appendOp(d.entry, op)
 		}
@@ -310,7 +310,7 @@ func (t *writeTx) put(key *[hashLen]byte, value []byte) {
 
 // addToFamily indexes the record under key in family.
 func (t *writeTx) addToFamily(family string, key *[hashLen]byte) {
-	t.ops = append(t.ops, journalOp{kind: opFamily, key: *key, value: []byte(family)})
+	t.ops = append(t.ops, journalOp{kind: opFamily, key: *key, family: family})
 }
 
 // family returns the keys of the records in family, each once.

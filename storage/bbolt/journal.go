@@ -192,14 +192,19 @@ const (
 
 // journalOp is one operation of a batch.
 type journalOp struct {
-	kind  byte
-	key   [hashLen]byte
-	value []byte // the encoded record, or the family ID
+	kind   byte
+	key    [hashLen]byte
+	value  []byte // opRecord: the encoded record
+	family string // opFamily: the family ID
 }
 
 func appendOp(b []byte, op *journalOp) []byte {
 	b = append(b, op.kind)
 	b = append(b, op.key[:]...)
+	if op.kind == opFamily {
+		b = binary.AppendUvarint(b, uint64(len(op.family)))
+		return append(b, op.family...)
+	}
 	b = binary.AppendUvarint(b, uint64(len(op.value)))
 	return append(b, op.value...)
 }
@@ -221,7 +226,10 @@ func decodeOps(payload []byte, fn func(op *journalOp) error) error {
 		if k <= 0 || n > uint64(len(payload)-k) {
 			return errCorruptJournal
 		}
-		op.value = payload[k : k+int(n)]
+		op.value, op.family = payload[k:k+int(n)], ""
+		if op.kind == opFamily {
+			op.value, op.family = nil, string(payload[k:k+int(n)])
+		}
 		payload = payload[k+int(n):]
 		if err := fn(&op); err != nil {
 			return err

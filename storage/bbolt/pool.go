@@ -12,6 +12,8 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
 )
 
 // databases holds the open database files, keyed by absolute path. Caddy
@@ -64,6 +66,34 @@ func (d *database) Destruct() error {
 		err = cerr
 	}
 	return err
+}
+
+// get returns the record under key: from the memtables, newest first, or
+// from the file.
+func (d *database) get(key *[hashLen]byte) (*caddyoauth.TokenRecord, error) {
+	d.mu.RLock()
+	v := d.active.get(key)
+	if v == nil {
+		v = d.frozen.get(key)
+	}
+	d.mu.RUnlock()
+	if v != nil {
+		return decodeRecord(key[:], v)
+	}
+	// A checkpoint that ended after the memtables were read has written
+	// the frozen memtable to the file before dropping it, so the file
+	// read now has what it held.
+	var rec *caddyoauth.TokenRecord
+	err := d.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketTokens).Get(key[:])
+		if v == nil {
+			return caddyoauth.ErrNotFound
+		}
+		var err error
+		rec, err = decodeRecord(key[:], v)
+		return err
+	})
+	return rec, err
 }
 
 // acquire returns the database at path, opening it if no store has it open.
@@ -164,7 +194,7 @@ func (d *database) replay() error {
 				if op.kind == opRecord {
 					m.put(&op.key, op.value)
 				} else {
-					m.addToFamily(string(op.value), &op.key)
+					m.addToFamily(op.family, &op.key)
 				}
 				return nil
 			})

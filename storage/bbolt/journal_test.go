@@ -173,34 +173,40 @@ func TestRecoveryNeverReplaysOldState(t *testing.T) {
 // TestTornEntryIgnored damages the journal the way a crash during an
 // append does: the damaged entry and what follows it were never
 // acknowledged, so recovery keeps everything before it and nothing after.
+// Replay never skips a damaged entry to read on: an entry is acknowledged
+// only after every entry before it, so one that follows a gap never was.
 func TestTornEntryIgnored(t *testing.T) {
 	for _, tc := range []struct {
-		name         string
-		damage       func(t *testing.T, f *os.File, last, end int64)
-		lastSurvives bool
+		name                        string
+		damage                      func(t *testing.T, f *os.File, first, last, end int64)
+		firstSurvives, lastSurvives bool
 	}{
-		{"garbage after the last entry", func(t *testing.T, f *os.File, last, end int64) {
+		{"garbage after the last entry", func(t *testing.T, f *os.File, first, last, end int64) {
 			writeAt(t, f, []byte("\x00\x00\x00\x10garbage-garbage!"), end)
-		}, true},
-		{"last entry cut short", func(t *testing.T, f *os.File, last, end int64) {
+		}, true, true},
+		{"last entry cut short", func(t *testing.T, f *os.File, first, last, end int64) {
 			writeAt(t, f, make([]byte, end-last-5), last+5)
-		}, false},
-		{"last entry's payload flipped", func(t *testing.T, f *os.File, last, end int64) {
-			writeAt(t, f, []byte{0xff}, end-1)
-		}, false},
-		{"last entry's length too long", func(t *testing.T, f *os.File, last, end int64) {
+		}, true, false},
+		{"last entry's payload flipped", func(t *testing.T, f *os.File, first, last, end int64) {
+			writeAt(t, f, []byte{0xff}, last+entryHeaderLen)
+		}, true, false},
+		{"last entry's length too long", func(t *testing.T, f *os.File, first, last, end int64) {
 			writeAt(t, f, []byte{0x7f, 0xff, 0xff, 0xff}, last)
-		}, false},
+		}, true, false},
+		{"an earlier entry never written", func(t *testing.T, f *os.File, first, last, end int64) {
+			writeAt(t, f, make([]byte, last-first), first)
+		}, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			path := filepath.Join(t.TempDir(), "oauth.db")
 			s := openStore(t, path)
+			seg := s.db.segments[s.db.current]
+			first := seg.end
 			kept := storagetest.Record("kept", "f1", storagetest.Base)
 			if err := s.SaveTokens(ctx, kept); err != nil {
 				t.Fatal(err)
 			}
-			seg := s.db.segments[s.db.current]
 			last := seg.end
 			torn := storagetest.Record("torn", "f2", storagetest.Base)
 			if err := s.SaveTokens(ctx, torn); err != nil {
@@ -213,22 +219,24 @@ func TestTornEntryIgnored(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tc.damage(t, f, last, end)
+			tc.damage(t, f, first, last, end)
 			if err := f.Close(); err != nil {
 				t.Fatal(err)
 			}
 
 			s = openStore(t, path)
 			defer s.db.Destruct()
-			if _, err := s.GetToken(ctx, kept.Hash); err != nil {
-				t.Fatalf("the entry before the damage: %v", err)
-			}
-			_, err = s.GetToken(ctx, torn.Hash)
-			if tc.lastSurvives && err != nil {
-				t.Fatalf("the last entry, before the damage: %v", err)
-			}
-			if !tc.lastSurvives && !errors.Is(err, caddyoauth.ErrNotFound) {
-				t.Fatalf("the damaged entry was replayed: %v", err)
+			for _, want := range []struct {
+				rec      *caddyoauth.TokenRecord
+				survives bool
+			}{{kept, tc.firstSurvives}, {torn, tc.lastSurvives}} {
+				_, err = s.GetToken(ctx, want.rec.Hash)
+				if want.survives && err != nil {
+					t.Fatalf("%s, before the damage: %v", want.rec.Hash[:4], err)
+				}
+				if !want.survives && !errors.Is(err, caddyoauth.ErrNotFound) {
+					t.Fatalf("%s, at or after the damage, was replayed: %v", want.rec.Hash[:4], err)
+				}
 			}
 		})
 	}

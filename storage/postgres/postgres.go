@@ -1,0 +1,110 @@
+// Package postgres is the PostgreSQL token store, for several Caddy nodes
+// that share one database: a token issued on one node is valid on every
+// node at once, single-use records are consumed atomically across nodes,
+// and revocations reach the other nodes' caches through LISTEN/NOTIFY (see
+// WatchRevocations).
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+
+	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
+)
+
+func init() {
+	caddy.RegisterModule(new(Store))
+}
+
+// Store keeps token records in the PostgreSQL table caddy_oauth_tokens,
+// which it creates if it is missing. Several configs (a reload, `caddy
+// validate`) with the same DSN share one connection pool. In the
+// Caddyfile it is `storage postgres <dsn>`.
+type Store struct {
+	// DSN is the connection string of the database: a URL such as
+	// postgres://caddy:secret@db.internal:5432/oauth?sslmode=verify-full
+	// or key=value pairs; the PG* environment variables of libpq fill in
+	// what it leaves out, and the pool_* parameters of pgxpool, such as
+	// pool_max_conns, size the connection pool. Placeholders such as
+	// {env.PG_DSN} are replaced when the store is provisioned. Required.
+	DSN string `json:"dsn,omitempty"`
+
+	dsn    string // placeholders replaced; the key in the pools pool
+	db     *database
+	listen *pgx.ConnConfig // for the revocation watcher's connection
+	logger *zap.Logger
+
+	heartbeat time.Duration // of the revocation watcher; 0: defaultHeartbeat
+}
+
+// CaddyModule returns the Caddy module information.
+func (*Store) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "oauth.storage.postgres",
+		New: func() caddy.Module { return new(Store) },
+	}
+}
+
+// UnmarshalCaddyfile sets up the store from Caddyfile tokens. Syntax:
+//
+//	storage postgres <dsn>
+func (s *Store) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the backend name
+	if !d.NextArg() {
+		return d.Errf("storage postgres needs a DSN, such as {env.PG_DSN}")
+	}
+	s.DSN = d.Val()
+	if d.NextArg() {
+		return d.Errf("storage postgres takes exactly one argument, the DSN")
+	}
+	if d.NextBlock(d.Nesting()) {
+		return d.Errf("storage postgres takes no options")
+	}
+	return nil
+}
+
+// Provision connects to the database, or shares the pool of the stores
+// already connected with the same DSN, and creates the table if it is
+// missing.
+func (s *Store) Provision(ctx caddy.Context) error {
+	s.logger = ctx.Logger()
+	dsn := caddy.NewReplacer().ReplaceAll(s.DSN, "")
+	if dsn == "" {
+		return errors.New("postgres token store: the DSN is empty (after replacing placeholders)")
+	}
+	db, err := acquire(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("postgres token store: %w", err)
+	}
+	s.dsn, s.db = dsn, db
+	s.listen = db.listenConfig()
+	return nil
+}
+
+// Cleanup releases the connection pool; the last store using it closes it.
+func (s *Store) Cleanup() error {
+	if s.db == nil {
+		return nil // not provisioned, or provisioning failed
+	}
+	s.db = nil
+	if _, err := pools.Delete(s.dsn); err != nil {
+		return fmt.Errorf("postgres token store: closing the connection pool: %w", err)
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddyoauth.Store             = (*Store)(nil)
+	_ caddyoauth.RevocationWatcher = (*Store)(nil)
+	_ caddy.Provisioner            = (*Store)(nil)
+	_ caddy.CleanerUpper           = (*Store)(nil)
+	_ caddyfile.Unmarshaler        = (*Store)(nil)
+	_ caddy.Destructor             = (*database)(nil)
+)

@@ -12,4 +12,6 @@ import (
 	// The token stores.
 	_ "github.com/caddy-oauth/caddy-oauth/storage/bbolt"
 	_ "github.com/caddy-oauth/caddy-oauth/storage/memory"
+	_ "github.com/caddy-oauth/caddy-oauth/storage/postgres"
+	_ "github.com/caddy-oauth/caddy-oauth/storage/redis"
 )

@@ -18,6 +18,8 @@ import (
 	_ "github.com/caddy-oauth/caddy-oauth/grants"
 	_ "github.com/caddy-oauth/caddy-oauth/storage/bbolt"
 	_ "github.com/caddy-oauth/caddy-oauth/storage/memory"
+	_ "github.com/caddy-oauth/caddy-oauth/storage/postgres"
+	_ "github.com/caddy-oauth/caddy-oauth/storage/redis"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected JSON of testdata/*.caddyfiletest from the adapter's output")

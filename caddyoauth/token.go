@@ -90,6 +90,20 @@ func HashToken(token string) string {
 	return KeyOf(token).hex()
 }
 
+// IsTokenHash reports whether h has the form HashToken gives: the
+// lower-case hex of a TokenKey. Stores hold nothing else as keys.
+func IsTokenHash(h string) bool {
+	if len(h) != 2*len(TokenKey{}) {
+		return false
+	}
+	for i := range len(h) {
+		if c := h[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // hex returns the key in hex.
 func (k TokenKey) hex() string {
 	var buf [2 * len(k)]byte

@@ -25,7 +25,7 @@ const hashLen = 32
 // hashKey returns the key of the record stored under hash, the lower-case
 // hex of 32 bytes, or false if hash is not one.
 func hashKey(hash string) ([]byte, bool) {
-	if len(hash) != 2*hashLen || strings.ToLower(hash) != hash {
+	if !caddyoauth.IsTokenHash(hash) {
 		return nil, false
 	}
 	key, err := hex.DecodeString(hash)

@@ -63,20 +63,10 @@ var (
 	maxTime = time.Unix(0, math.MaxInt64)
 )
 
-// isHash reports whether h has the form of caddyoauth.HashToken: 64
-// lowercase hex digits. Nothing else is a key this store holds, and the
-// form keeps keys and index members unambiguous.
-func isHash(h string) bool {
-	if len(h) != hashLen {
-		return false
-	}
-	for i := range len(h) {
-		if c := h[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
+// isHash reports whether h has the form of caddyoauth.HashToken. Nothing
+// else is a key this store holds, and the form keeps keys and index
+// members unambiguous.
+func isHash(h string) bool { return caddyoauth.IsTokenHash(h) }
 
 // unixNanos returns t in Unix nanoseconds, in decimal.
 func unixNanos(t time.Time) (string, error) {

@@ -3,7 +3,7 @@
 #
 #   bench/run.sh                 # every benchmark, 4 rounds × 3 s (gate: 8), ≈ 6 min
 #   bench/run.sh -quick          # 2 rounds × 2 s, scale at 10k/100k, no Go benchmarks (≈ 1.5 min)
-#   bench/run.sh -only gate      # one benchmark: gate, issuance, scale, cache, gobench
+#   bench/run.sh -only gate      # one benchmark: gate, issuance, scale, stores, cache, gobench
 #   bench/run.sh -h              # every flag
 #
 # Environment: BENCH_FLAGS is prepended to the flags. Everything listens on

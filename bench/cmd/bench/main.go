@@ -26,7 +26,7 @@ import (
 )
 
 // defaultOnly is every benchmark, in the order they run.
-const defaultOnly = "gate,issuance,scale,cache,gobench"
+const defaultOnly = "gate,issuance,scale,stores,cache,gobench"
 
 // options are the command's flags.
 type options struct {
@@ -38,6 +38,8 @@ type options struct {
 	only         string
 	bcryptCost   int
 	scale        string
+	postgres     string // admin DSN of the stores benchmark's PostgreSQL server
+	redis        string // URL of the stores benchmark's Redis server
 	keep         bool
 	timeout      time.Duration
 }
@@ -59,6 +61,8 @@ func parseFlags() options {
 	flag.StringVar(&o.only, "only", defaultOnly, "comma-separated benchmarks to run")
 	flag.IntVar(&o.bcryptCost, "bcrypt-cost", bcrypt.MinCost, "bcrypt cost of the user's password hash (basic_auth, password grant) and of fosite's client secret")
 	flag.StringVar(&o.scale, "scale", "10000,1000000", "store sizes of the scale benchmark")
+	flag.StringVar(&o.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL server of the stores benchmark (it creates and drops a database of its own)")
+	flag.StringVar(&o.redis, "redis", "redis://127.0.0.1:6379/0", "Redis server of the stores benchmark (it uses and then removes a key prefix of its own)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, Caddyfiles, databases)")
 	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "hard limit on the whole run")
 	flag.Parse()
@@ -67,7 +71,7 @@ func parseFlags() options {
 		o.gateRounds, o.gateDuration = 4, time.Second
 		o.scale = "10000,100000"
 		if o.only == defaultOnly {
-			o.only = "gate,issuance,scale,cache"
+			o.only = "gate,issuance,scale,stores,cache"
 		}
 	}
 	return o
@@ -180,6 +184,7 @@ func run(o options) error {
 		return writeChart(cs[0], filepath.Join(o.out, "issuance.png"))
 	})
 	step("scale", func() error { return scaleBench(ctx, e, o, rep) })
+	step("stores", func() error { return storesBench(ctx, e, o, rep) })
 	step("cache", func() error { return cacheBench(ctx, e, o, rep) })
 	step("gobench", func() error { return goBench(ctx, o, rep) })
 

@@ -1,0 +1,18 @@
+package integration
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// TestBenchModulesBuild builds the benchmark modules, which have go.mod
+// files of their own that `go test ./...` does not reach: a change to the
+// plugin's dependencies must not leave bench/run.sh unable to build.
+func TestBenchModulesBuild(t *testing.T) {
+	t.Parallel()
+	for _, dir := range []string{"bench", "bench/peers/fosite"} {
+		if err := goCmdEnv(filepath.Join(repoRoot, dir), []string{"GOFLAGS=-mod=readonly", "GOWORK=off"}, "build", "./..."); err != nil {
+			t.Errorf("building the %s module: %v", dir, err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -103,6 +104,8 @@ type config struct {
 	ExtraSite   string
 	// Env is added to the environment of the caddy process.
 	Env []string
+	// Binary is the Caddy binary to run; default the one TestMain built.
+	Binary string
 }
 
 // templateData is what a Caddyfile template can use.
@@ -132,6 +135,7 @@ type caddyServer struct {
 	up        *upstream
 	data      templateData
 	extraEnv  []string
+	bin       string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -165,6 +169,7 @@ func newCaddy(t testing.TB, cfg config) *caddyServer {
 		adminPort: freePort(t),
 		up:        newUpstream(t),
 		extraEnv:  cfg.Env,
+		bin:       cmp.Or(cfg.Binary, caddyBin),
 		logs:      new(syncBuffer),
 		client: &http.Client{
 			Timeout:       30 * time.Second,
@@ -248,7 +253,7 @@ func (c *caddyServer) start() {
 	c.mu.Lock()
 	c.gen++
 	fmt.Fprintf(c.logs, "----- caddy run #%d -----\n", c.gen)
-	cmd := exec.Command(caddyBin, "run", "--config", c.config, "--adapter", "caddyfile")
+	cmd := exec.Command(c.bin, "run", "--config", c.config, "--adapter", "caddyfile")
 	cmd.Dir = c.dir
 	cmd.Env = c.env()
 	cmd.Stdout = c.logs

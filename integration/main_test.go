@@ -67,28 +67,37 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
+// plugin is a Go module to build into Caddy from a local directory, as
+// `xcaddy build --with <path>=<dir>` does.
+type plugin struct{ path, dir string }
+
 // buildLikeXcaddy builds caddy in a fresh module that requires the plugin
-// and replaces it with this checkout, as `xcaddy build --with` does.
-func buildLikeXcaddy(dir, out string) error {
+// (and any extra plugins) and replaces each with its local directory, as
+// `xcaddy build --with` does.
+func buildLikeXcaddy(dir, out string, extra ...plugin) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	gomod := fmt.Sprintf("module caddybuild\n\ngo 1.26\n\nrequire %s v0.0.0\n\nreplace %s => %s\n",
-		modulePath, modulePath, repoRoot)
+	plugins := append([]plugin{{modulePath, repoRoot}}, extra...)
+	var gomod, imports strings.Builder
+	gomod.WriteString("module caddybuild\n\ngo 1.26\n")
+	for _, p := range plugins {
+		fmt.Fprintf(&gomod, "\nrequire %s v0.0.0\n\nreplace %s => %s\n", p.path, p.path, p.dir)
+		fmt.Fprintf(&imports, "\t_ %q\n", p.path)
+	}
 	mainGo := `package main
 
 import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
-	_ "` + modulePath + `"
-)
+` + imports.String() + `)
 
 func main() {
 	caddycmd.Main()
 }
 `
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod.String()), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(mainGo), 0o644); err != nil {

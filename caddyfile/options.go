@@ -124,7 +124,7 @@ func parseOAuthOption(d *caddyfile.Dispenser, existing any) (any, error) {
 		case "grant":
 			err = p.grant()
 		case "saml_idp":
-			return nil, d.Err("saml_idp: not supported yet")
+			err = p.samlIdP()
 		default:
 			return nil, d.Errf("oauth: unknown subdirective %q", sub)
 		}

@@ -43,6 +43,12 @@ func (u *User) mayHave(scope string) bool {
 	return len(u.Scopes) == 0 || slices.Contains(u.Scopes, scope)
 }
 
+// User returns the configured user with that name, or nil. It checks no
+// password: it is for grants whose identity provider vouches for the user
+// (such as a SAML assertion's NameID), so that a configured user's scopes
+// still limit the token.
+func (a *App) User(name string) *User { return a.users[name] }
+
 // AuthenticateUser returns the user with the given name and password. An
 // unknown name costs as much time as a wrong password. Repeated failures
 // from the source of r are slowed down with a 429 *Error.

@@ -1,9 +1,11 @@
 package integration
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,5 +84,61 @@ func waitInvalid(t *testing.T, c *caddyServer, token string) {
 			t.Fatalf("%s still accepts a token revoked on another node after 1s: %s", c.base, r)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSAMLAssertionOnceAcrossNodes presents one SAML assertion to two
+// Caddy nodes on a shared store at the same time: exactly one request gets
+// a token, every other one invalid_grant.
+func TestSAMLAssertionOnceAcrossNodes(t *testing.T) {
+	t.Parallel()
+	idp := newSAMLIdP(t)
+	extra := fmt.Sprintf(`client %s {
+			secret %s
+			grant_types %s
+			scopes read
+		}
+		saml_idp %s {
+			certificate %s
+			audience %s
+		}`, samlClient, samlSecret, samlGrantType, samlIdPEntity, idp.certFile(t), samlAudience)
+	for _, backend := range sharedStores {
+		t.Run(backend.name, func(t *testing.T) {
+			t.Parallel()
+			storage := backend.storage(t)
+			nodes := []*caddyServer{
+				startCaddy(t, config{Storage: storage, ExtraOAuth: extra}),
+				startCaddy(t, config{Storage: storage, ExtraOAuth: extra}),
+			}
+			form := samlForm(idp.assertion(t, "carol@example.com"), "read").Encode()
+			const attempts = 16
+			statuses := make(chan int, attempts)
+			var wg sync.WaitGroup
+			for i := range attempts {
+				wg.Go(func() {
+					r, err := nodes[i%2].tryPost("/token", form, withBasic(samlClient, samlSecret))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					statuses <- r.Status
+				})
+			}
+			wg.Wait()
+			close(statuses)
+			won := 0
+			for s := range statuses {
+				switch s {
+				case http.StatusOK:
+					won++
+				case http.StatusBadRequest:
+				default:
+					t.Errorf("a concurrent use of the assertion got %d", s)
+				}
+			}
+			if won != 1 {
+				t.Errorf("%d of %d concurrent uses of one assertion on two nodes got a token, want exactly 1", won, attempts)
+			}
+		})
 	}
 }

@@ -117,6 +117,8 @@ func parseOAuthOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			app.CacheSize, err = positiveIntArg(d, sub)
 		case "limits":
 			app.Limits, err = parseLimits(d)
+		case "session_ttl", "authorize_template":
+			err = parseAuthorizeOption(d, app, sub)
 		case "client":
 			err = p.client()
 		case "user":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"net/url"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ const (
 	DefaultAccessTokenTTL  = time.Hour
 	DefaultRefreshTokenTTL = 24 * time.Hour
 	DefaultCodeTTL         = time.Minute
+	DefaultSessionTTL      = 10 * time.Minute
 	MaxCodeTTL             = 10 * time.Minute
 	DefaultCacheSize       = 100_000
 	DefaultSweepInterval   = 10 * time.Minute
@@ -47,6 +49,18 @@ type App struct {
 	// CodeTTL is how long an authorization code is valid. Default: 1m; at
 	// most 10m.
 	CodeTTL caddy.Duration `json:"code_ttl,omitempty"`
+
+	// SessionTTL is how long a resource owner who signed in on the
+	// authorization page stays signed in there: within it, another
+	// authorization from the same browser asks only for consent, not for
+	// the password (unless the request says prompt=login). Default: 10m.
+	SessionTTL caddy.Duration `json:"session_ttl,omitempty"`
+
+	// AuthorizeTemplate is the path of an html/template file that replaces
+	// the built-in sign-in, consent and error page of /authorize. It is
+	// loaded when the config loads; see AuthorizePage for the data it
+	// gets. Default: the built-in page.
+	AuthorizeTemplate string `json:"authorize_template,omitempty"`
 
 	// RevocationHeaders adds WSO2's RevokedAccessToken, AuthorizedUser and
 	// RevokedRefreshToken headers to successful revocations. Default: off.
@@ -86,6 +100,7 @@ type App struct {
 	users         map[string]*User
 	cache         *Cache
 	limiter       *failureLimiter
+	authorizePage *template.Template
 	metrics       *metrics
 	logger        *zap.Logger
 	now           func() time.Time
@@ -122,6 +137,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.SweepInterval <= 0 {
 		a.SweepInterval = caddy.Duration(DefaultSweepInterval)
 	}
+	if a.SessionTTL <= 0 {
+		a.SessionTTL = caddy.Duration(DefaultSessionTTL)
+	}
 	if a.Limits == nil {
 		a.Limits = new(Limits)
 	}
@@ -143,6 +161,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if err := a.provisionClients(); err != nil {
+		return err
+	}
+	if err := a.provisionAuthorizePage(); err != nil {
 		return err
 	}
 

@@ -11,6 +11,7 @@ import (
 // serverMetadata is the RFC 8414 authorization server metadata.
 type serverMetadata struct {
 	Issuer                            string   `json:"issuer"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
@@ -21,6 +22,7 @@ type serverMetadata struct {
 	IntrospectionEndpointAuthMethods  []string `json:"introspection_endpoint_auth_methods_supported"`
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
 	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
+	AuthorizationResponseIss          bool     `json:"authorization_response_iss_parameter_supported"` // RFC 9207
 }
 
 // serveMetadata serves GET /.well-known/oauth-authorization-server.
@@ -30,14 +32,11 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) error {
 		return writeError(w, &Error{Code: CodeInvalidRequest, Description: "the method must be GET", Status: http.StatusMethodNotAllowed})
 	}
 	a := s.app
-	base := a.Issuer
-	if base == "" {
-		base = requestOrigin(r)
-	}
-	base = strings.TrimSuffix(base, "/") + mountPrefix(r)
+	base := a.issuerFor(r)
 	authMethods := []string{"client_secret_basic", "client_secret_post", "none"}
 	md := serverMetadata{
 		Issuer:                            base,
+		AuthorizationEndpoint:             base + PathAuthorize,
 		TokenEndpoint:                     base + PathToken,
 		RevocationEndpoint:                base + PathRevoke,
 		IntrospectionEndpoint:             base + PathIntrospect,
@@ -46,9 +45,14 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) error {
 		RevocationEndpointAuthMethods:     authMethods,
 		IntrospectionEndpointAuthMethods:  authMethods[:2],
 		CodeChallengeMethodsSupported:     []string{"S256"},
+		AuthorizationResponseIss:          true,
 	}
 	for gt := range a.grants {
 		md.GrantTypesSupported = append(md.GrantTypesSupported, gt)
+	}
+	if slices.ContainsFunc(a.Clients, func(c *Client) bool { return c.Allows(GrantImplicit) }) {
+		md.GrantTypesSupported = append(md.GrantTypesSupported, GrantImplicit)
+		md.ResponseTypesSupported = append(md.ResponseTypesSupported, responseToken)
 	}
 	slices.Sort(md.GrantTypesSupported)
 	for _, c := range a.clients {
@@ -58,6 +62,18 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) error {
 	md.ScopesSupported = slices.Compact(md.ScopesSupported)
 	w.Header().Set("Cache-Control", "max-age=300")
 	return writeJSON(w, http.StatusOK, md)
+}
+
+// issuerFor returns the issuer identifier (RFC 8414 §2) as the request's
+// client sees it: the configured issuer, or else the scheme and host the
+// request was made to, followed by the prefix handle_path stripped. The
+// metadata publishes it and authorization responses carry it (RFC 9207).
+func (a *App) issuerFor(r *http.Request) string {
+	base := a.Issuer
+	if base == "" {
+		base = requestOrigin(r)
+	}
+	return strings.TrimSuffix(base, "/") + mountPrefix(r)
 }
 
 // requestOrigin returns the scheme and host the request was made to.

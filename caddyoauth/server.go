@@ -20,14 +20,16 @@ func init() {
 const (
 	PathToken      = "/token"
 	PathLogin      = "/login" // WSO2 API Manager 1.5's Login API: the same as /token
+	PathAuthorize  = "/authorize"
 	PathRevoke     = "/revoke"
 	PathIntrospect = "/introspect"
 	PathMetadata   = "/.well-known/oauth-authorization-server"
 )
 
 // Server serves the endpoints of the `oauth` app: /token (and /login),
-// /revoke, /introspect and the RFC 8414 metadata. Every other request goes
-// to the next handler. In the Caddyfile it is the `oauth_server` directive.
+// /authorize, /revoke, /introspect and the RFC 8414 metadata. Every other
+// request goes to the next handler. In the Caddyfile it is the
+// `oauth_server` directive.
 type Server struct {
 	app    *App
 	logger *zap.Logger
@@ -68,6 +70,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 	switch r.URL.Path {
 	case PathToken, PathLogin:
 		serve = s.serveToken
+	case PathAuthorize:
+		serve = s.serveAuthorize
 	case PathRevoke:
 		serve = s.serveRevoke
 	case PathIntrospect:

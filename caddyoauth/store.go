@@ -79,6 +79,11 @@ const (
 	// KindOnce marks a used single-use identifier, such as a SAML assertion
 	// ID, recorded only so that it cannot be used again before it expires.
 	KindOnce TokenKind = "once"
+	// KindSession marks a browser session of the authorization page: a
+	// resource owner who signed in there, so that the next authorization
+	// within the session does not ask for the password again. Its UserID
+	// is the user; it expires after the app's session_ttl.
+	KindSession TokenKind = "session"
 )
 
 // TokenRecord is what the store holds for one token, code or single-use

@@ -87,6 +87,12 @@ func (c *Cache) Load(key TokenKey, now time.Time, fetch func() (*ValidToken, err
 		}
 		if c.epoch.Load() == epoch {
 			c.entries.Add(key, v)
+			// An eviction between the check and the Add removed nothing:
+			// take the entry back out. (Evict counts before it removes, so
+			// one that comes later removes the entry itself.)
+			if c.epoch.Load() != epoch {
+				c.entries.Remove(key)
+			}
 		}
 		return v, nil
 	})

@@ -51,9 +51,10 @@ type Store interface {
 
 // RevocationWatcher is implemented by stores that several Caddy nodes share.
 // The app calls WatchRevocations once, from Start; it runs until ctx ends.
-// onRevoke receives the token hashes revoked by any node; onReset is called
-// when the watcher may have missed notifications (after a reconnect), so the
-// caller must drop everything it cached.
+// onRevoke receives the token hashes revoked by any node. onReset is called
+// each time the watcher starts to listen, the first time included: it may
+// have missed notifications before (while it connected, or reconnected),
+// so the caller must drop everything it cached until then.
 type RevocationWatcher interface {
 	WatchRevocations(ctx context.Context, onRevoke func(hashes []string), onReset func()) error
 }

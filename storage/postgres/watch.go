@@ -32,10 +32,10 @@ const (
 
 // WatchRevocations implements caddyoauth.RevocationWatcher. It listens for
 // the notifications of RevokeFamily, from every node, on a connection of
-// its own. When the connection fails it reconnects, with a backoff, and
-// once it listens again calls onReset, since it may have missed
-// notifications; it also does so when its first attempt to connect
-// failed. It returns nil when ctx ends.
+// its own. Each time it starts to listen, the first time included, it
+// calls onReset: tokens cached before then may have been revoked unheard,
+// while it connected or reconnected. When the connection fails it
+// reconnects, with a backoff. It returns nil when ctx ends.
 func (s *Store) WatchRevocations(ctx context.Context, onRevoke func(hashes []string), onReset func()) error {
 	if s.listen == nil {
 		return errors.New("postgres token store: watching revocations: the store is not provisioned")
@@ -49,8 +49,8 @@ func (s *Store) WatchRevocations(ctx context.Context, onRevoke func(hashes []str
 			listening = true
 			if missed {
 				s.logger.Info("revocation watcher listens again; dropping cached tokens")
-				onReset()
 			}
+			onReset()
 		})
 		if ctx.Err() != nil {
 			return nil

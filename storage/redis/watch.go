@@ -28,10 +28,11 @@ var errDeadConn = errors.New("redis token store: no answer to a ping on the revo
 
 // WatchRevocations implements caddyoauth.RevocationWatcher: it subscribes
 // to the store's revocations channel, on which RevokeFamily publishes, and
-// calls onRevoke with the hashes of each message. go-redis reconnects and
-// subscribes again after a connection fails; as messages may have been
-// missed meanwhile, every subscription after the first calls onReset. It
-// returns nil when ctx ends.
+// calls onRevoke with the hashes of each message. Each confirmed
+// subscription, the first included, calls onReset: tokens cached before
+// then may have been revoked unheard, while it subscribed or, after a
+// connection failed and go-redis reconnected, subscribed again. It returns
+// nil when ctx ends.
 func (s *Store) WatchRevocations(ctx context.Context, onRevoke func(hashes []string), onReset func()) error {
 	if s.client == nil {
 		return errors.New("redis token store: watching revocations: the store is not provisioned")
@@ -41,7 +42,6 @@ func (s *Store) WatchRevocations(ctx context.Context, onRevoke func(hashes []str
 	defer stop()
 	defer sub.close()
 
-	subscribed := false // a subscription was confirmed before
 	pause := minRetryPause
 	for {
 		msg, err := sub.receive(ctx)
@@ -61,10 +61,7 @@ func (s *Store) WatchRevocations(ctx context.Context, onRevoke func(hashes []str
 			if m.Kind != "subscribe" {
 				continue
 			}
-			if subscribed {
-				onReset()
-			}
-			subscribed = true
+			onReset()
 		case *redis.Message:
 			if hashes := strings.Fields(m.Payload); len(hashes) > 0 {
 				onRevoke(hashes)

@@ -128,7 +128,9 @@ func TestBrowserSignInAndConsent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reading the consent page: %v", err)
 	}
-	if err := chromedp.Do(browser, chromedp.Click(`button[name=action][value=approve]`)); err != nil {
+	// The click ends on the callback's page: wait for it, so that the next
+	// navigation does not abort this one.
+	if err := chromedp.Do(browser, chromedp.Click(`button[name=action][value=approve]`), chromedp.WaitVisible(`#done`)); err != nil {
 		t.Fatalf("approving: %v", err)
 	}
 	for _, want := range []string{"browser-spa", "read", "admin"} {
@@ -168,7 +170,7 @@ func TestBrowserSignInAndConsent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second authorization: %v", err)
 	}
-	if err := chromedp.Do(browser, chromedp.Click(`button[name=action][value=deny]`)); err != nil {
+	if err := chromedp.Do(browser, chromedp.Click(`button[name=action][value=deny]`), chromedp.WaitVisible(`#done`)); err != nil {
 		t.Fatalf("denying: %v", err)
 	}
 	if askedAgain {

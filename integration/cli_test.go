@@ -28,10 +28,13 @@ func TestListModules(t *testing.T) {
 		"http.handlers.oauth_bearer",
 		"oauth.storage.bbolt",
 		"oauth.storage.memory",
+		"oauth.storage.postgres",
+		"oauth.storage.redis",
 		"oauth.grants.password",
 		"oauth.grants.client_credentials",
 		"oauth.grants.refresh_token",
 		"oauth.grants.authorization_code",
+		"oauth.grants.saml2_bearer",
 	} {
 		if !have[m] {
 			t.Errorf("caddy list-modules lacks %s", m)

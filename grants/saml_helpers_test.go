@@ -6,17 +6,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,6 +24,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
+	"github.com/caddy-oauth/caddy-oauth/internal/samltest"
 	"github.com/caddy-oauth/caddy-oauth/storage/memory"
 )
 
@@ -44,51 +39,17 @@ var samlNow = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
 // testIdP is an identity provider's signing key and self-signed
 // certificate, made for the test.
-type testIdP struct {
-	key  *rsa.PrivateKey
-	cert *x509.Certificate
-}
+type testIdP struct{ *samltest.IdP }
 
 // newTestIdP makes a key and a certificate valid from notBefore to notAfter.
 func newTestIdP(t testing.TB, notBefore, notAfter time.Time) *testIdP {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "test idp"},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testIdP{key: key, cert: cert}
+	return &testIdP{samltest.NewIdP(t, notBefore, notAfter)}
 }
 
 // validIdP makes a test IdP whose certificate is valid around samlNow and
 // around the real time of the test run.
 func validIdP(t testing.TB) *testIdP {
 	return newTestIdP(t, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2045, 1, 1, 0, 0, 0, 0, time.UTC))
-}
-
-// pemFile writes the IdP's certificate to a PEM file and returns its path.
-func (p *testIdP) pemFile(t testing.TB) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "idp.pem")
-	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.cert.Raw})
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // assertionTemplate is a bearer assertion as an IdP issues it for RFC 7522.
@@ -161,7 +122,7 @@ type signOptions struct {
 // SAML places it, and returns the document as XML.
 func (p *testIdP) sign(t testing.TB, el *etree.Element, opts signOptions) string {
 	t.Helper()
-	ctx, err := dsig.NewSigningContext(p.key, [][]byte{p.cert.Raw})
+	ctx, err := dsig.NewSigningContext(p.Key, [][]byte{p.Cert.Raw})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +169,7 @@ func (p *testIdP) resign(t testing.TB, signedXML string, edit func(signedInfo *e
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(canonical)
-	value, err := rsa.SignPKCS1v15(rand.Reader, p.key, crypto.SHA256, sum[:])
+	value, err := rsa.SignPKCS1v15(rand.Reader, p.Key, crypto.SHA256, sum[:])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +220,7 @@ func newSAMLFixture(t testing.TB, idp *testIdP) *samlFixture {
 	if idp == nil {
 		idp = validIdP(t)
 	}
-	grant := &SAML2Bearer{IdPs: []*SAMLIdP{{EntityID: testEntityID, Certificate: idp.pemFile(t), Audience: testAudience}}}
+	grant := &SAML2Bearer{IdPs: []*SAMLIdP{{EntityID: testEntityID, Certificate: idp.PEMFile(t), Audience: testAudience}}}
 	return &samlFixture{app: newSAMLApp(t, `{"backend":"memory"}`), grant: provisionGrant(t, grant), idp: idp}
 }
 

@@ -38,7 +38,7 @@ func metadataXML(entityID string, keys map[string]*testIdP) string {
 			attr = fmt.Sprintf(` use="%s"`, use)
 		}
 		// Wrapped as IdPs write it, on several lines.
-		der := base64.StdEncoding.EncodeToString(idp.cert.Raw)
+		der := base64.StdEncoding.EncodeToString(idp.Cert.Raw)
 		fmt.Fprintf(&b, "<md:KeyDescriptor%s><ds:KeyInfo><ds:X509Data><ds:X509Certificate>\n%s\n%s\n</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
 			attr, der[:64], der[64:])
 	}
@@ -55,7 +55,7 @@ func idpField(field string) string {
 // fails the load with a message that names the IdP and the field.
 func TestSAMLIdPConfig(t *testing.T) {
 	idp := validIdP(t)
-	cert := idp.pemFile(t)
+	cert := idp.PEMFile(t)
 	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte("not really a key")}))
 	tests := []struct {
 		name string
@@ -122,7 +122,7 @@ func TestSAMLIdPConfig(t *testing.T) {
 
 // TestSAMLIdPDefinedTwice checks that two IdPs with one entity ID fail.
 func TestSAMLIdPDefinedTwice(t *testing.T) {
-	cert := validIdP(t).pemFile(t)
+	cert := validIdP(t).PEMFile(t)
 	g := &SAML2Bearer{IdPs: []*SAMLIdP{
 		{EntityID: testEntityID, Certificate: cert, Audience: testAudience},
 		{EntityID: testEntityID, Certificate: cert, Audience: "https://b.example.com/token"},
@@ -169,7 +169,7 @@ func TestSAMLMetadata(t *testing.T) {
 func TestSAMLExpiredCertificate(t *testing.T) {
 	expired := newTestIdP(t, samlNow.Add(-48*time.Hour), samlNow.Add(-time.Hour))
 	core, logs := observer.New(zapcore.WarnLevel)
-	cfg := &SAMLIdP{EntityID: testEntityID, Certificate: expired.pemFile(t), Audience: testAudience}
+	cfg := &SAMLIdP{EntityID: testEntityID, Certificate: expired.PEMFile(t), Audience: testAudience}
 	if err := cfg.provision(caddy.NewReplacer(), zap.New(core), samlNow); err != nil {
 		t.Fatalf("an expired certificate failed the load: %v", err)
 	}

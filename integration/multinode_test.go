@@ -101,7 +101,7 @@ func TestSAMLAssertionOnceAcrossNodes(t *testing.T) {
 		saml_idp %s {
 			certificate %s
 			audience %s
-		}`, samlClient, samlSecret, samlGrantType, samlIdPEntity, idp.certFile(t), samlAudience)
+		}`, samlClient, samlSecret, samlGrantType, samlIdPEntity, idp.PEMFile(t), samlAudience)
 	for _, backend := range sharedStores {
 		t.Run(backend.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,19 +1,11 @@
 package integration
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -21,6 +13,8 @@ import (
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/caddy-oauth/caddy-oauth/internal/samltest"
 )
 
 // The SAML 2.0 bearer grant (RFC 7522) as configured by saml_idp.
@@ -33,44 +27,11 @@ const (
 )
 
 // samlIdP signs assertions as a test identity provider.
-type samlIdP struct {
-	key  *rsa.PrivateKey
-	cert *x509.Certificate
-}
+type samlIdP struct{ *samltest.IdP }
 
 func newSAMLIdP(t *testing.T) *samlIdP {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "integration idp"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &samlIdP{key: key, cert: cert}
-}
-
-// certFile writes the IdP's certificate as PEM and returns its path.
-func (p *samlIdP) certFile(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "idp.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.cert.Raw}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return &samlIdP{samltest.NewIdP(t, now.Add(-time.Hour), now.Add(24*time.Hour))}
 }
 
 // assertion returns a signed bearer assertion for nameID, valid for five
@@ -92,7 +53,7 @@ func (p *samlIdP) assertion(t *testing.T, nameID string) string {
 		t.Fatal(err)
 	}
 	a := doc.Root()
-	ctx, err := dsig.NewSigningContext(p.key, [][]byte{p.cert.Raw})
+	ctx, err := dsig.NewSigningContext(p.Key, [][]byte{p.Cert.Raw})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +92,7 @@ func TestSAML2BearerGrant(t *testing.T) {
 		saml_idp %s {
 			certificate %s
 			audience %s
-		}`, samlClient, samlSecret, samlGrantType, samlIdPEntity, idp.certFile(t), samlAudience)})
+		}`, samlClient, samlSecret, samlGrantType, samlIdPEntity, idp.PEMFile(t), samlAudience)})
 	token := func(form url.Values) response {
 		return c.post(t, "/token", form.Encode(), withBasic(samlClient, samlSecret))
 	}

@@ -18,22 +18,17 @@ import (
 // for the password again (default 10m). `authorize_template` replaces the
 // built-in sign-in, consent and error page with an html/template file,
 // loaded (and checked) when the config loads; the path may hold
-// placeholders such as {env.TEMPLATES}. Each may be given once.
+// placeholders such as {env.TEMPLATES}. Each may be given once (see
+// onceOnly).
 func parseAuthorizeOption(d *caddyfile.Dispenser, app *caddyoauth.App, sub string) error {
 	switch sub {
 	case "session_ttl":
-		if app.SessionTTL != 0 {
-			return d.Errf("oauth: %s: given twice", sub)
-		}
 		ttl, err := durationArg(d, sub)
 		if err != nil {
 			return err
 		}
 		app.SessionTTL = ttl
 	case "authorize_template":
-		if app.AuthorizeTemplate != "" {
-			return d.Errf("oauth: %s: given twice", sub)
-		}
 		path, err := oneArg(d, sub)
 		if err != nil {
 			return err

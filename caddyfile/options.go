@@ -148,6 +148,8 @@ var onceOnly = map[string]bool{
 	"issuer":             true,
 	"cache_size":         true,
 	"limits":             true,
+	"session_ttl":        true,
+	"authorize_template": true,
 }
 
 // optionParser holds what the parse of one `oauth` block has seen so far.

@@ -53,7 +53,8 @@ func (s *Server) authorizeGet(w http.ResponseWriter, r *http.Request) error {
 	return s.consentPage(w, r, req, user)
 }
 
-// authorizePost handles the forms of the pages: sign-in, approval, denial.
+// authorizePost handles the forms of the pages: sign-in, approval, denial,
+// sign-out.
 func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) error {
 	a := s.app
 	form, e := a.readForm(w, r)
@@ -85,13 +86,17 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) error {
 		return s.approve(w, r, req, user)
 	case "deny":
 		return s.authorizeFail(w, r, req, Errorf(CodeAccessDenied, "the resource owner denied the request"))
+	case "logout":
+		return s.signOut(w, r, req)
 	}
 	return s.errorPage(w, http.StatusBadRequest, Errorf(CodeInvalidRequest, "the form has no valid action"))
 }
 
-// signIn checks the sign-in form. On success it starts a session and sends
-// the browser (303, so it follows with a GET) to the consent step: the
-// same request without prompt, whose login has now happened.
+// signIn checks the sign-in form. On success it ends the browser's
+// session, if any (a sign-in replaces it, whoever signed in before), starts
+// a new one and sends the browser (303, so it follows with a GET) to the
+// consent step: the same request without prompt, whose login has now
+// happened.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request, req *authorizeRequest, form url.Values) error {
 	a := s.app
 	name, password := form.Get("username"), form.Get("password")
@@ -108,11 +113,31 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, req *authorizeRe
 		}
 		return s.loginPage(w, r, req, http.StatusOK, "The username or password is wrong.", name)
 	}
+	if err := a.endSession(r.Context(), r); err != nil {
+		return s.authorizeFault(w, r, req, err)
+	}
 	token, err := a.newSession(r.Context(), user)
 	if err != nil {
 		return s.authorizeFault(w, r, req, err)
 	}
 	a.setSessionCookie(w, r, token)
+	return s.restart(w, r, req)
+}
+
+// signOut ends the browser's session and sends the browser (303) back to
+// the request, whose sign-in page now asks who signs in.
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request, req *authorizeRequest) error {
+	if err := s.app.endSession(r.Context(), r); err != nil {
+		return s.authorizeFault(w, r, req, err)
+	}
+	s.app.clearSessionCookie(w, r)
+	return s.restart(w, r, req)
+}
+
+// restart sends the browser (303, so it follows with a GET) to the
+// authorization request again, without its prompt: the sign-in or sign-out
+// that prompt may have asked for has just happened.
+func (s *Server) restart(w http.ResponseWriter, r *http.Request, req *authorizeRequest) error {
 	next := make(url.Values, len(req.params))
 	for name, v := range req.params {
 		if name != "prompt" {
@@ -173,7 +198,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, req *authoriz
 	return s.renderPage(w, status, req, &AuthorizePage{
 		Page:      pageLogin,
 		Action:    authorizePath(r),
-		CSRFToken: csrfToken(w, r),
+		CSRFToken: s.app.csrfToken(w, r),
 		Params:    req.hiddenParams(),
 		ClientID:  req.client.ID,
 		Username:  username,
@@ -186,7 +211,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request, req *author
 	return s.renderPage(w, http.StatusOK, req, &AuthorizePage{
 		Page:      pageConsent,
 		Action:    authorizePath(r),
-		CSRFToken: csrfToken(w, r),
+		CSRFToken: s.app.csrfToken(w, r),
 		Params:    req.hiddenParams(),
 		ClientID:  req.client.ID,
 		Scopes:    GrantScopes(req.scopes, req.client, user),

@@ -24,7 +24,7 @@ const (
 // csrfToken returns the browser's CSRF token for a page's forms: the one
 // its cookie holds, so that forms open in other tabs stay valid, or else a
 // new one, which it sets in the cookie.
-func csrfToken(w http.ResponseWriter, r *http.Request) string {
+func (a *App) csrfToken(w http.ResponseWriter, r *http.Request) string {
 	if c, err := r.Cookie(csrfCookie); err == nil && isCSRFToken(c.Value) {
 		return c.Value
 	}
@@ -36,7 +36,7 @@ func csrfToken(w http.ResponseWriter, r *http.Request) string {
 		Value:    token,
 		Path:     authorizePath(r),
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   a.secureCookies(r),
 		SameSite: http.SameSiteStrictMode,
 	})
 	return token

@@ -35,8 +35,10 @@ const (
 // it.
 //
 // The sign-in form must post to Action the fields username, password and
-// action=login; the consent form action=approve or action=deny. Both must
-// carry the hidden fields csrf_token (CSRFToken) and Params.
+// action=login; the consent form action=approve or action=deny, and it may
+// offer action=logout, which ends the session and shows the sign-in page
+// for the same request. Both must carry the hidden fields csrf_token
+// (CSRFToken) and Params.
 type AuthorizePage struct {
 	// Page is "login" (the sign-in form), "consent" (approve or deny the
 	// request) or "error" (a request that cannot go back to its client).

@@ -2,6 +2,7 @@ package caddyoauth
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -256,8 +257,8 @@ func (c *Client) matchRedirectURI(raw string) bool {
 }
 
 // withoutLoopbackPort returns uri without its port, if it is an http(s)
-// URI of a loopback host with a numeric port or none, without user info
-// or fragment. Everything else of uri is kept as written.
+// URI of a loopback host with a port number (at most 65535) or none,
+// without user info or fragment. Everything else of uri is kept as written.
 func withoutLoopbackPort(uri string) (string, bool) {
 	u, err := url.Parse(uri)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil ||
@@ -270,10 +271,8 @@ func withoutLoopbackPort(uri string) (string, bool) {
 		return "", false
 	}
 	port := u.Port()
-	for i := range len(port) {
-		if port[i] < '0' || port[i] > '9' {
-			return "", false
-		}
+	if _, err := strconv.ParseUint(port, 10, 16); port != "" && err != nil {
+		return "", false
 	}
 	host := strings.TrimSuffix(strings.TrimSuffix(u.Host, port), ":")
 	return u.Scheme + "://" + host + rest, true

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -16,13 +17,15 @@ const SessionPrefix = "coss_"
 const sessionCookie = "caddy_oauth_session"
 
 // newSession starts a browser session for user: it stores a session record,
-// which every node sharing the store knows, and returns its token.
+// which every node sharing the store knows, and returns its token. The
+// record is a family of its own, so that revokeFamily can end it.
 func (a *App) newSession(ctx context.Context, user *User) (string, error) {
 	token := NewToken(SessionPrefix)
 	now := a.now()
 	err := a.store.SaveTokens(ctx, &TokenRecord{
 		Hash:      HashToken(token),
 		Kind:      KindSession,
+		FamilyID:  newFamilyID(),
 		UserID:    user.Name,
 		IssuedAt:  now,
 		ExpiresAt: now.Add(time.Duration(a.SessionTTL)),
@@ -34,9 +37,40 @@ func (a *App) newSession(ctx context.Context, user *User) (string, error) {
 }
 
 // session returns the user signed in on the browser that sent r, or nil if
-// its session cookie is missing, unknown or expired, or names a user who is
-// no longer configured. It returns an error only when the store fails.
+// its session cookie is missing, unknown, expired or ended, or names a user
+// who is no longer configured. It returns an error only when the store
+// fails.
 func (a *App) session(ctx context.Context, r *http.Request) (*User, error) {
+	rec, err := a.sessionRecord(ctx, r)
+	if rec == nil || err != nil {
+		return nil, err
+	}
+	return a.users[rec.UserID], nil
+}
+
+// endSession ends the session of the browser that sent r, if it has one:
+// its record is revoked, so its token signs no one in any more, on any
+// node, whoever holds it. It returns an error only when the store fails.
+func (a *App) endSession(ctx context.Context, r *http.Request) error {
+	rec, err := a.sessionRecord(ctx, r)
+	if rec == nil || err != nil {
+		return err
+	}
+	// Sessions stored before they had a family cannot be revoked; an
+	// empty family must never reach RevokeFamily, where it could match
+	// every record without one.
+	if rec.FamilyID == "" {
+		return nil
+	}
+	if err := a.revokeFamily(ctx, rec.FamilyID); err != nil {
+		return fmt.Errorf("ending session: %w", err)
+	}
+	return nil
+}
+
+// sessionRecord returns the active session record named by the session
+// cookie of r, or nil.
+func (a *App) sessionRecord(ctx context.Context, r *http.Request) (*TokenRecord, error) {
 	cookie, err := r.Cookie(sessionCookie)
 	if err != nil || !WellFormed(cookie.Value, SessionPrefix) {
 		return nil, nil
@@ -51,7 +85,7 @@ func (a *App) session(ctx context.Context, r *http.Request) (*User, error) {
 	if !rec.Active(KindSession, a.now()) {
 		return nil, nil
 	}
-	return a.users[rec.UserID], nil
+	return rec, nil
 }
 
 // setSessionCookie gives the browser its session token, for as long as the
@@ -63,9 +97,30 @@ func (a *App) setSessionCookie(w http.ResponseWriter, r *http.Request, token str
 		Path:     authorizePath(r),
 		MaxAge:   int(time.Duration(a.SessionTTL) / time.Second),
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   a.secureCookies(r),
 		SameSite: http.SameSiteLaxMode,
 	})
+}
+
+// clearSessionCookie tells the browser to drop its session cookie.
+func (a *App) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     sessionCookie,
+		Path:     authorizePath(r),
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   a.secureCookies(r),
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// secureCookies reports whether the cookies of the pages must be Secure:
+// when the request came over TLS, or when the configured issuer is https,
+// as it is behind a proxy that terminates TLS (and so makes the request
+// plain http): the browser speaks https to that proxy.
+func (a *App) secureCookies(r *http.Request) bool {
+	const https = "https://"
+	return r.TLS != nil || (len(a.Issuer) > len(https) && strings.EqualFold(a.Issuer[:len(https)], https))
 }
 
 // authorizePath is the public path of the authorization endpoint, with the

@@ -3,6 +3,7 @@ package caddyoauth_test
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -93,6 +94,10 @@ type browser struct {
 	jar    http.CookieJar
 	prefix string            // the path prefix a handle_path stripped
 	header map[string]string // added to every request
+	// https says the browser speaks https, to the server or to a proxy
+	// in front of it that terminates TLS: its jar then sends Secure
+	// cookies back.
+	https bool
 }
 
 func newBrowser(t *testing.T, f *fixture) *browser {
@@ -103,11 +108,12 @@ func newBrowser(t *testing.T, f *fixture) *browser {
 	return &browser{t: t, f: f, jar: jar, header: map[string]string{}}
 }
 
-// do serves r, as if made to http://example.com<prefix><path>, and checks
-// the headers every response of /authorize must have.
+// do serves r, as if made to http://example.com<prefix><path> (https if
+// the browser speaks it), and checks the headers every response of
+// /authorize must have.
 func (b *browser) do(r *http.Request) *httptest.ResponseRecorder {
 	b.t.Helper()
-	public := &url.URL{Scheme: "http", Host: "example.com", Path: b.prefix + r.URL.Path}
+	public := b.public(r.URL.Path)
 	for _, c := range b.jar.Cookies(public) {
 		r.AddCookie(c)
 	}
@@ -130,6 +136,15 @@ func (b *browser) do(r *http.Request) *httptest.ResponseRecorder {
 	b.jar.SetCookies(public, w.Result().Cookies())
 	checkPageHeaders(b.t, w)
 	return w
+}
+
+// public is the URL the browser sees for a path of the handler.
+func (b *browser) public(path string) *url.URL {
+	scheme := "http"
+	if b.https {
+		scheme = "https"
+	}
+	return &url.URL{Scheme: scheme, Host: "example.com", Path: b.prefix + path}
 }
 
 // get sends an authorization request.
@@ -473,6 +488,15 @@ func TestAuthorizeUntrustedRedirectGetsAPage(t *testing.T) {
 		{"loopback other host", "response_type=code&client_id=spa&redirect_uri=" + url.QueryEscape("http://localhost:8000/cb"), 400},
 		{"loopback https", "response_type=code&client_id=spa&redirect_uri=" + url.QueryEscape("https://127.0.0.1:8000/cb"), 400},
 		{"loopback bad port", "response_type=code&client_id=spa&redirect_uri=" + url.QueryEscape("http://127.0.0.1:80x/cb"), 400},
+		{"loopback highest port", "response_type=token&client_id=spa&redirect_uri=" + url.QueryEscape("http://127.0.0.1:65535/cb"), 303},
+		{"loopback port out of range", "response_type=code&client_id=spa&redirect_uri=" + url.QueryEscape("http://127.0.0.1:65536/cb"), 400},
+		{"loopback port overflowing", "response_type=code&client_id=spa&redirect_uri=" + url.QueryEscape("http://127.0.0.1:18446744073709551697/cb"), 400},
+		{"loopback localhost for 127.0.0.1", "response_type=code&client_id=spa&redirect_uri=" + url.QueryEscape("http://localhost:9000/cb"), 400},
+		{"loopback [::1] for 127.0.0.1", "response_type=code&client_id=spa&redirect_uri=" + url.QueryEscape("http://[::1]:9000/cb"), 400},
+		{"loopback userinfo host trick", "response_type=code&client_id=spa&redirect_uri=" + url.QueryEscape("http://127.0.0.1:9000@evil.example/cb"), 400},
+		{"loopback encoded path", "response_type=code&client_id=spa&redirect_uri=" + url.QueryEscape("http://127.0.0.1:9000/%63b"), 400},
+		{"loopback trailing slash", "response_type=code&client_id=spa&redirect_uri=" + url.QueryEscape("http://127.0.0.1:9000/cb/"), 400},
+		{"loopback upper-case scheme", "response_type=code&client_id=spa&redirect_uri=" + url.QueryEscape("HTTP://127.0.0.1:9000/cb"), 400},
 		{"loopback user info", "response_type=code&client_id=spa&redirect_uri=" + url.QueryEscape("http://evil@127.0.0.1:8000/cb"), 400},
 		{"loopback with fragment", "response_type=code&client_id=spa&redirect_uri=" + url.QueryEscape("http://127.0.0.1:9000/cb#x"), 400},
 		{"fragment", "response_type=code&client_id=web&redirect_uri=" + url.QueryEscape(webRedirect+"#x"), 400},
@@ -720,6 +744,7 @@ func TestAuthorizeCSRFAndOrigin(t *testing.T) {
 func TestAuthorizeIssuerOriginAccepted(t *testing.T) {
 	f := newAuthorizeFixture(t, func(a *caddyoauth.App) { a.Issuer = "https://auth.example.com" })
 	b := newBrowser(t, f)
+	b.https = true // to the proxy that terminates TLS
 	page := b.get(spaQuery("s"))
 	b.header["Origin"] = "https://auth.example.com"
 	if w := b.signIn(page, "alice", "alice-pw"); w.Code != http.StatusSeeOther {
@@ -881,5 +906,231 @@ func TestAuthorizeMetadata(t *testing.T) {
 				t.Fatalf("grant_types_supported %q", md.GrantTypes)
 			}
 		})
+	}
+}
+
+// sessionOf returns the session token the browser holds, or "".
+func (b *browser) sessionOf() string {
+	for _, c := range b.jar.Cookies(b.public("/authorize")) {
+		if c.Name == "caddy_oauth_session" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// withSession returns a browser of its own that presents token as its
+// session cookie, as one who copied the cookie would.
+func withSession(t *testing.T, f *fixture, token string) *browser {
+	b := newBrowser(t, f)
+	b.header["Cookie"] = "caddy_oauth_session=" + token
+	return b
+}
+
+// wantSessionEnded checks that the session token signs no one in any more.
+func wantSessionEnded(t *testing.T, f *fixture, token string) {
+	t.Helper()
+	rec, err := f.app.Store().GetToken(context.Background(), caddyoauth.HashToken(token))
+	if err != nil || !rec.Revoked {
+		t.Errorf("the old session record: %+v %v, want it revoked", rec, err)
+	}
+	wantPage(t, withSession(t, f, token).get(spaQuery("old")), "login")
+}
+
+func TestAuthorizeSignInEndsTheOldSession(t *testing.T) {
+	f := newAuthorizeFixture(t, nil)
+
+	t.Run("prompt=login", func(t *testing.T) {
+		b := newBrowser(t, f)
+		wantPage(t, b.follow(b.signIn(b.get(spaQuery("1")), "alice", "alice-pw")), "consent")
+		alice := b.sessionOf()
+		rec, err := f.app.Store().GetToken(context.Background(), caddyoauth.HashToken(alice))
+		if err != nil || rec.FamilyID == "" {
+			t.Fatalf("a session record without a family of its own: %+v %v", rec, err)
+		}
+		// A copy of the cookie works while the session lasts...
+		wantPage(t, withSession(t, f, alice).get(spaQuery("copy")), "consent")
+
+		f.clock.Advance(time.Minute)
+		login := spaQuery("2")
+		login.Set("prompt", "login")
+		consent := b.follow(b.signIn(b.get(login), "bob", "alice-pw"))
+		if !strings.Contains(consent.Body.String(), "<strong>bob</strong>") {
+			t.Fatalf("consent after prompt=login: %s", consent.Body)
+		}
+		bob := b.sessionOf()
+		if bob == "" || bob == alice {
+			t.Fatalf("no new session token: %q", bob)
+		}
+		// ...but not once the browser signed in again, though its
+		// session_ttl has not passed.
+		wantSessionEnded(t, f, alice)
+		wantPage(t, b.get(spaQuery("3")), "consent")
+	})
+
+	t.Run("another user from an older sign-in page", func(t *testing.T) {
+		b := newBrowser(t, f)
+		page := b.get(spaQuery("1")) // a second tab keeps it open
+		wantPage(t, b.follow(b.signIn(page, "alice", "alice-pw")), "consent")
+		alice := b.sessionOf()
+		// A failed sign-in changes nothing.
+		if w := b.signIn(page, "bob", "wrong"); w.Code != http.StatusOK || b.sessionOf() != alice {
+			t.Fatalf("failed sign-in: %d, session changed: %v", w.Code, b.sessionOf() != alice)
+		}
+		wantPage(t, withSession(t, f, alice).get(spaQuery("copy")), "consent")
+		wantPage(t, b.follow(b.signIn(page, "bob", "alice-pw")), "consent")
+		wantSessionEnded(t, f, alice)
+	})
+
+	t.Run("the same user again", func(t *testing.T) {
+		b := newBrowser(t, f)
+		page := b.get(spaQuery("1"))
+		b.signIn(page, "alice", "alice-pw")
+		first := b.sessionOf()
+		b.signIn(page, "alice", "alice-pw")
+		if b.sessionOf() == first {
+			t.Fatal("a second sign-in kept the session token")
+		}
+		wantSessionEnded(t, f, first)
+	})
+
+	t.Run("the store cannot end it", func(t *testing.T) {
+		b := newBrowser(t, f)
+		page := b.get(spaQuery("1"))
+		b.signIn(page, "alice", "alice-pw")
+		alice := b.sessionOf()
+		store := &revokeFailingStore{Store: f.app.Store()}
+		f.app.SetStore(store)
+		defer f.app.SetStore(store.Store)
+		w := b.signIn(page, "bob", "alice-pw")
+		if q := location(t, w).Query(); q.Get("error") != "server_error" {
+			t.Fatalf("sign-in when the old session cannot be ended: %v", q)
+		}
+		if b.sessionOf() != alice {
+			t.Fatal("a new session was started though the old one could not be ended")
+		}
+	})
+}
+
+// revokeFailingStore cannot revoke anything.
+type revokeFailingStore struct{ caddyoauth.Store }
+
+func (s *revokeFailingStore) RevokeFamily(context.Context, string) ([]string, error) {
+	return nil, errDown
+}
+
+func TestAuthorizeSignOut(t *testing.T) {
+	f := newAuthorizeFixture(t, nil)
+	b := newBrowser(t, f)
+	consent := b.follow(b.signIn(b.get(spaQuery("s")), "alice", "alice-pw"))
+	alice := b.sessionOf()
+	if !strings.Contains(consent.Body.String(), `name="action" value="logout"`) {
+		t.Fatalf("the consent page offers no sign-out: %s", consent.Body)
+	}
+	out := b.submit(consent, "logout", nil)
+	if loc := out.Header().Get("Location"); out.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/authorize?") {
+		t.Fatalf("sign-out: %d %q", out.Code, loc)
+	}
+	if b.sessionOf() != "" {
+		t.Fatal("the session cookie is still there after signing out")
+	}
+	wantSessionEnded(t, f, alice)
+	// Back at the same request, which now asks who signs in.
+	page := b.follow(out)
+	wantPage(t, page, "login")
+	if got := hiddenFields(t, page).Get("code_challenge"); got != spaQuery("s").Get("code_challenge") {
+		t.Fatalf("the request was lost: %v", hiddenFields(t, page))
+	}
+	// Signing out is a form of the pages: CSRF-protected like the others.
+	form := hiddenFields(t, consent)
+	form.Set("action", "logout")
+	form.Set("csrf_token", base64.RawURLEncoding.EncodeToString(make([]byte, 32)))
+	if w := b.post(form); w.Code != http.StatusForbidden {
+		t.Fatalf("sign-out without the CSRF token: %d", w.Code)
+	}
+}
+
+func TestAuthorizeCookiesSecureBehindTLSProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		issuer string
+		tls    bool
+		want   bool
+	}{
+		{"plain http", "", false, false},
+		{"TLS", "", true, true},
+		{"https issuer, TLS terminated by a proxy", "https://auth.example.com", false, true},
+		{"http issuer", "http://127.0.0.1:8080", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newAuthorizeFixture(t, func(a *caddyoauth.App) { a.Issuer = tc.issuer })
+			b := newBrowser(t, f)
+			b.https = tc.want
+			serve := func(r *http.Request) *httptest.ResponseRecorder {
+				if tc.tls {
+					r.TLS = &tls.ConnectionState{}
+				}
+				return b.do(r)
+			}
+			page := serve(httptest.NewRequest(http.MethodGet, "/authorize?"+spaQuery("s").Encode(), nil))
+			cookies := page.Result().Cookies()
+			if tc.issuer != "" {
+				b.header["Origin"] = tc.issuer
+			}
+			form := hiddenFields(t, page)
+			form.Set("action", "login")
+			form.Set("username", "alice")
+			form.Set("password", "alice-pw")
+			r := httptest.NewRequest(http.MethodPost, "/authorize", strings.NewReader(form.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			signedIn := serve(r)
+			if signedIn.Code != http.StatusSeeOther {
+				t.Fatalf("sign-in: %d %s", signedIn.Code, signedIn.Body)
+			}
+			cookies = append(cookies, signedIn.Result().Cookies()...)
+			if len(cookies) != 2 || cookies[1].Name != "caddy_oauth_session" {
+				t.Fatalf("cookies %v", cookies)
+			}
+			for _, c := range cookies {
+				if c.Secure != tc.want {
+					t.Errorf("cookie %s Secure = %v, want %v", c.Name, c.Secure, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestAuthorizeMountPrefixIsAPath(t *testing.T) {
+	f := newAuthorizeFixture(t, nil)
+	// A request for //auth/authorize reaches `handle_path /auth/*`, whose
+	// path matching merges the slashes; the page must still name
+	// /auth/authorize, not the scheme-relative //auth/authorize.
+	b := newBrowser(t, f)
+	b.prefix = "//auth"
+	page := b.get(spaQuery("s"))
+	if !strings.Contains(page.Body.String(), `action="/auth/authorize"`) {
+		t.Fatalf("form action: %s", page.Body)
+	}
+	// The jar files the cookie under /auth/authorize, the path it was
+	// given, so it would not send it to //auth/authorize.
+	b.header["Cookie"] = page.Result().Cookies()[0].String()
+	signedIn := b.signIn(page, "alice", "alice-pw")
+	if loc := signedIn.Header().Get("Location"); !strings.HasPrefix(loc, "/auth/authorize?") {
+		t.Fatalf("sign-in redirect %q", loc)
+	}
+	for _, c := range signedIn.Result().Cookies() {
+		if c.Path != "/auth/authorize" {
+			t.Errorf("cookie %s on path %q", c.Name, c.Path)
+		}
+	}
+	none := spaQuery("s")
+	none.Set("prompt", "none")
+	if got := location(t, newBrowser(t, f).get(none)).Query().Get("iss"); got != "http://example.com" {
+		t.Fatalf("iss at the root %q", got)
+	}
+	b = newBrowser(t, f)
+	b.prefix = "/x/..//auth/."
+	if got := location(t, b.get(none)).Query().Get("iss"); got != "http://example.com/auth" {
+		t.Fatalf("iss %q, want http://example.com/auth", got)
 	}
 }

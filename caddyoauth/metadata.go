@@ -2,6 +2,7 @@ package caddyoauth
 
 import (
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 
@@ -86,15 +87,22 @@ func requestOrigin(r *http.Request) string {
 }
 
 // mountPrefix returns the path prefix that handle_path stripped before the
-// request reached the handler, so the metadata names the public URLs.
+// request reached the handler, so the metadata names the public URLs. It
+// is cleaned as Caddy's path matching cleans it (a request for
+// //auth/authorize reaches `handle_path /auth/*` too), so that it is always
+// a path of this server, never a scheme-relative //host.
 func mountPrefix(r *http.Request) string {
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
 		return ""
 	}
 	orig, _ := repl.GetString("http.request.orig_uri.path")
-	if prefix, ok := strings.CutSuffix(orig, r.URL.Path); ok {
-		return prefix
+	prefix, ok := strings.CutSuffix(orig, r.URL.Path)
+	if !ok || !strings.HasPrefix(prefix, "/") {
+		return ""
 	}
-	return ""
+	if prefix = path.Clean(prefix); prefix == "/" {
+		return ""
+	}
+	return prefix
 }

@@ -83,7 +83,9 @@ const (
 	// KindSession marks a browser session of the authorization page: a
 	// resource owner who signed in there, so that the next authorization
 	// within the session does not ask for the password again. Its UserID
-	// is the user; it expires after the app's session_ttl.
+	// is the user; it expires after the app's session_ttl. Each session has
+	// a family of its own, so that a sign-in or a sign-out ends it at once
+	// with RevokeFamily, on every node.
 	KindSession TokenKind = "session"
 )
 

@@ -63,6 +63,30 @@ func (b *authzBrowser) do(req *http.Request) response {
 	return response{Status: res.StatusCode, Header: res.Header, Body: body}
 }
 
+// session returns the session token the browser holds for the
+// authorization endpoint under base, or "".
+func (b *authzBrowser) session(base string) string {
+	u, err := url.Parse(base + "/authorize")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, c := range b.client.Jar.Cookies(u) {
+		if c.Name == "caddy_oauth_session" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// setSession gives the browser a session cookie, as if copied from another.
+func (b *authzBrowser) setSession(base, token string) {
+	u, err := url.Parse(base + "/authorize")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: "caddy_oauth_session", Value: token, Path: u.Path}})
+}
+
 func (b *authzBrowser) get(rawURL string) response {
 	b.t.Helper()
 	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
@@ -192,7 +216,9 @@ func clientRedirect(t *testing.T, r response) url.Values {
 // TestAuthorizationCodeFlow signs in on the authorization page, approves,
 // exchanges the code with golang.org/x/oauth2 and PKCE, and calls a route
 // that oauth_bearer gates; then a second authorization in the same browser
-// asks only for consent, and a replayed code revokes the token it gave.
+// asks only for consent, a sign-in with prompt=login ends the session it
+// replaces, signing out ends the new one, and a replayed code revokes the
+// token it gave.
 // The server is mounted at the root and, with handle_path, under /auth.
 func TestAuthorizationCodeFlow(t *testing.T) {
 	t.Parallel()
@@ -227,6 +253,15 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 			if strings.Contains(string(login.Body), `st"ate<&>`) {
 				t.Errorf("the state is not escaped in the page")
 			}
+			if mount != "" {
+				// handle_path also takes //auth/authorize; the page
+				// still posts to /auth/authorize, never to //auth (a
+				// scheme-relative URL of another host).
+				doubled := newAuthzBrowser(t).get(c.base + "/" + strings.TrimPrefix(authURL, c.base))
+				if got := parseAuthzForm(t, doubled.Body).action; got != mount+"/authorize" {
+					t.Errorf("form action %q for //auth/authorize, want %q", got, mount+"/authorize")
+				}
+			}
 
 			// A wrong password shows the page again, and goes nowhere.
 			again := b.submit(authURL, login, "login", url.Values{"username": {"admin"}, "password": {"wrong"}})
@@ -251,7 +286,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 				t.Fatalf("consent page: %s", consent)
 			}
 			wantPageHeaders(t, consent)
-			wantInputs(t, consent, "action=approve", "action=deny")
+			wantInputs(t, consent, "action=approve", "action=deny", "action=logout")
 
 			q := clientRedirect(t, b.submit(consentURL.String(), consent, "approve", nil))
 			if q.Get("state") != state || q.Get("iss") != base || q.Get("code") == "" {
@@ -286,10 +321,37 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 			if _, err := conf.Exchange(c.oauth2Context(), q2.Get("code"), oauth2.VerifierOption(verifier)); err == nil {
 				t.Error("a code was exchanged with another request's verifier")
 			}
-			// prompt=login asks again.
-			relogin := b.get(conf.AuthCodeURL("third", oauth2.S256ChallengeOption(verifier2), oauth2.SetAuthURLParam("prompt", "login")))
+			// prompt=login asks again, and the new sign-in ends the old
+			// session: a copy of its cookie signs no one in any more.
+			old := b.session(base)
+			copied := newAuthzBrowser(t)
+			copied.setSession(base, old)
+			if r := copied.get(authURL2); strings.Contains(string(r.Body), `name="password"`) {
+				t.Fatalf("a copy of the session cookie is not signed in: %s", r)
+			}
+			authURL3 := conf.AuthCodeURL("third", oauth2.S256ChallengeOption(verifier2), oauth2.SetAuthURLParam("prompt", "login"))
+			relogin := b.get(authURL3)
 			if !strings.Contains(string(relogin.Body), `name="password"`) {
-				t.Errorf("prompt=login did not ask for the password: %s", relogin)
+				t.Fatalf("prompt=login did not ask for the password: %s", relogin)
+			}
+			if r := b.submit(authURL3, relogin, "login", url.Values{"username": {"admin"}, "password": {adminPassword}}); r.Status != http.StatusSeeOther {
+				t.Fatalf("signing in again: %s", r)
+			}
+			if now := b.session(base); now == "" || now == old {
+				t.Fatalf("signing in again kept the session token")
+			}
+			if r := copied.get(authURL2); !strings.Contains(string(r.Body), `name="password"`) {
+				t.Errorf("the session replaced by a new sign-in is still valid: %s", r)
+			}
+
+			// Signing out on the consent page ends the session.
+			consent3 := b.get(authURL2)
+			signedOut := b.submit(authURL2, consent3, "logout", nil)
+			if signedOut.Status != http.StatusSeeOther || b.session(base) != "" {
+				t.Fatalf("sign-out: %s, session cookie %q", signedOut, b.session(base))
+			}
+			if r := b.get(authURL2); !strings.Contains(string(r.Body), `name="password"`) {
+				t.Errorf("signed out, but not asked for the password: %s", r)
 			}
 
 			// Replaying the first code fails and revokes its token.
@@ -338,7 +400,8 @@ func TestAuthorizeRefusesUntrustedRedirects(t *testing.T) {
 // session on another that shares the store: the browser, whose cookies
 // are the same for both (cookies ignore the port), gets the consent page
 // from the second node at once, and the code it approves there is
-// exchanged on the first.
+// exchanged on the first. Signing out on the second node ends the session
+// on the first.
 func TestAuthorizeSessionAcrossNodes(t *testing.T) {
 	t.Parallel()
 	for _, backend := range sharedStores {
@@ -379,6 +442,21 @@ func TestAuthorizeSessionAcrossNodes(t *testing.T) {
 				t.Fatalf("exchanging b's code on a: %v", err)
 			}
 			b.wantActive(t, tok.AccessToken)
+
+			// Signing out on b ends the session on a too, for whoever
+			// holds a copy of its cookie.
+			copied := newAuthzBrowser(t)
+			copied.setSession(a.base, browser.session(a.base))
+			if r := copied.get(authA); strings.Contains(string(r.Body), `name="password"`) {
+				t.Fatalf("a copy of the session cookie is not signed in on a: %s", r)
+			}
+			consent = browser.get(authB)
+			if r := browser.submit(authB, consent, "logout", nil); r.Status != http.StatusSeeOther {
+				t.Fatalf("sign-out on b: %s", r)
+			}
+			if r := copied.get(authA); !strings.Contains(string(r.Body), `name="password"`) {
+				t.Errorf("a still knows the session b ended: %s", r)
+			}
 		})
 	}
 }

@@ -220,6 +220,8 @@ func kind(b []byte) caddyoauth.TokenKind {
 		return caddyoauth.KindCode
 	case string(caddyoauth.KindOnce):
 		return caddyoauth.KindOnce
+	case string(caddyoauth.KindSession):
+		return caddyoauth.KindSession
 	}
 	return caddyoauth.TokenKind(b)
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
 	"github.com/caddy-oauth/caddy-oauth/storage/storagetest"
@@ -32,7 +33,7 @@ func randTime(r *rand.Rand) time.Time {
 }
 
 func randRecord(r *rand.Rand) *caddyoauth.TokenRecord {
-	kinds := []caddyoauth.TokenKind{caddyoauth.KindAccess, caddyoauth.KindRefresh, caddyoauth.KindCode, caddyoauth.KindOnce, ""}
+	kinds := append(knownKinds[:len(knownKinds):len(knownKinds)], "")
 	rec := &caddyoauth.TokenRecord{
 		Hash:          storagetest.Hash(randString(r, 8)),
 		Kind:          kinds[r.IntN(len(kinds))],
@@ -110,6 +111,27 @@ func TestEncodingRoundTrip(t *testing.T) {
 		c := bytes.Clone(b)
 		c[r.IntN(len(c))] ^= byte(1 + r.IntN(255))
 		_, _ = decodeRecord(key[:], c)
+	}
+}
+
+// knownKinds are the kinds of records the server stores.
+var knownKinds = []caddyoauth.TokenKind{
+	caddyoauth.KindAccess, caddyoauth.KindRefresh, caddyoauth.KindCode,
+	caddyoauth.KindOnce, caddyoauth.KindSession,
+}
+
+// TestKindIsInterned checks that decoding a record of a known kind gives
+// the constant itself, not a copy allocated for every record read.
+func TestKindIsInterned(t *testing.T) {
+	for _, k := range knownKinds {
+		b := []byte(string(k)) // as read from the database
+		got := kind(b)
+		if got != k || unsafe.StringData(string(got)) != unsafe.StringData(string(k)) {
+			t.Errorf("kind(%q) is a copy, not the constant", k)
+		}
+	}
+	if got := kind([]byte("other")); got != "other" {
+		t.Errorf("kind(other) = %q", got)
 	}
 }
 

@@ -19,9 +19,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
+	"github.com/caddy-oauth/caddy-oauth/internal/apptest"
 )
 
 // The clients of the authorization tests.
@@ -40,21 +40,13 @@ func newAuthorizeFixture(t testing.TB, change func(*caddyoauth.App)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := new(testClock)
-	clock.t.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	app.SetClock(clock.Now)
-	return &fixture{app: app, server: caddyoauth.ServerFor(app), clock: clock}
+	return fixtureFor(app)
 }
 
 // provisionAuthorizeApp provisions the app of newAuthorizeFixture.
 func provisionAuthorizeApp(t testing.TB, change func(*caddyoauth.App)) (*caddyoauth.App, error) {
 	t.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte("alice-pw"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
+	hash := apptest.PasswordHash(t, "alice-pw")
 	app := &caddyoauth.App{
 		StorageRaw: json.RawMessage(`{"backend":"memory"}`),
 		Clients: []*caddyoauth.Client{
@@ -69,14 +61,14 @@ func provisionAuthorizeApp(t testing.TB, change func(*caddyoauth.App)) (*caddyoa
 			{ID: "noredirect", Public: true, GrantTypes: []string{"authorization_code"}},
 		},
 		Users: []*caddyoauth.User{
-			{Name: "alice", PasswordHash: string(hash), Scopes: []string{"read", "update"}},
-			{Name: "bob", PasswordHash: string(hash)},
+			{Name: "alice", PasswordHash: hash, Scopes: []string{"read", "update"}},
+			{Name: "bob", PasswordHash: hash},
 		},
 	}
 	if change != nil {
 		change(app)
 	}
-	return app, app.Provision(ctx)
+	return app, apptest.Provision(t, app)
 }
 
 // pkce returns a code verifier and its S256 challenge.

@@ -15,10 +15,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
 	_ "github.com/caddy-oauth/caddy-oauth/grants"
+	"github.com/caddy-oauth/caddy-oauth/internal/apptest"
 	_ "github.com/caddy-oauth/caddy-oauth/storage/memory"
 )
 
@@ -41,12 +41,7 @@ func newFixture(t testing.TB) *fixture {
 // newFixtureOn provisions an app on the given storage module config.
 func newFixtureOn(t testing.TB, storage string) *fixture {
 	t.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte("alice-pw"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
+	hash := apptest.PasswordHash(t, "alice-pw")
 	app := &caddyoauth.App{
 		StorageRaw: json.RawMessage(storage),
 		Clients: []*caddyoauth.Client{
@@ -54,11 +49,17 @@ func newFixtureOn(t testing.TB, storage string) *fixture {
 			{ID: "other", Secret: "other-secret", GrantTypes: []string{"client_credentials", "refresh_token"}, Scopes: []string{"read"}},
 			{ID: "spa", Public: true, GrantTypes: []string{"authorization_code", "refresh_token"}, RedirectURIs: []string{"http://127.0.0.1:8000/cb"}},
 		},
-		Users: []*caddyoauth.User{{Name: "alice", PasswordHash: string(hash), Scopes: []string{"read", "update"}}},
+		Users: []*caddyoauth.User{{Name: "alice", PasswordHash: hash, Scopes: []string{"read", "update"}}},
 	}
-	if err := app.Provision(ctx); err != nil {
+	if err := apptest.Provision(t, app); err != nil {
 		t.Fatal(err)
 	}
+	return fixtureFor(app)
+}
+
+// fixtureFor serves a provisioned app, on a test clock that starts at
+// 2026-01-01.
+func fixtureFor(app *caddyoauth.App) *fixture {
 	clock := new(testClock)
 	clock.t.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	app.SetClock(clock.Now)

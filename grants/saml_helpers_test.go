@@ -21,9 +21,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	dsig "github.com/russellhaering/goxmldsig"
 	"github.com/russellhaering/goxmldsig/etreeutils"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
+	"github.com/caddy-oauth/caddy-oauth/internal/apptest"
 	"github.com/caddy-oauth/caddy-oauth/internal/samltest"
 	"github.com/caddy-oauth/caddy-oauth/storage/memory"
 )
@@ -227,21 +227,15 @@ func newSAMLFixture(t testing.TB, idp *testIdP) *samlFixture {
 // newSAMLApp provisions an app on the given storage module config.
 func newSAMLApp(t testing.TB, storage string) *caddyoauth.App {
 	t.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte("alice-pw"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
 	app := &caddyoauth.App{
 		StorageRaw: json.RawMessage(storage),
 		Clients: []*caddyoauth.Client{
 			{ID: "web", Secret: "web-secret", GrantTypes: []string{SAML2BearerType, RefreshTokenType}, Scopes: []string{"default", "read", "update"}},
 			{ID: "norefresh", Secret: "secret", GrantTypes: []string{SAML2BearerType}, Scopes: []string{"read"}},
 		},
-		Users: []*caddyoauth.User{{Name: "alice", PasswordHash: string(hash), Scopes: []string{"read"}}},
+		Users: []*caddyoauth.User{{Name: "alice", PasswordHash: apptest.PasswordHash(t, "alice-pw"), Scopes: []string{"read"}}},
 	}
-	if err := app.Provision(ctx); err != nil {
+	if err := apptest.Provision(t, app); err != nil {
 		t.Fatal(err)
 	}
 	return app
@@ -250,16 +244,10 @@ func newSAMLApp(t testing.TB, storage string) *caddyoauth.App {
 // provisionGrant provisions a grant as Caddy does.
 func provisionGrant(t testing.TB, g *SAML2Bearer) *SAML2Bearer {
 	t.Helper()
-	if err := g.Provision(testContext(t)); err != nil {
+	if err := g.Provision(apptest.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	return g
-}
-
-func testContext(t testing.TB) caddy.Context {
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // authorize presents an encoded assertion for client at time now.

@@ -14,6 +14,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/caddy-oauth/caddy-oauth/internal/apptest"
 )
 
 // writeFile writes a file in a fresh temp dir and returns its path.
@@ -127,7 +129,7 @@ func TestSAMLIdPDefinedTwice(t *testing.T) {
 		{EntityID: testEntityID, Certificate: cert, Audience: testAudience},
 		{EntityID: testEntityID, Certificate: cert, Audience: "https://b.example.com/token"},
 	}}
-	err := g.Provision(testContext(t))
+	err := g.Provision(apptest.Context(t))
 	if err == nil || !strings.Contains(err.Error(), `saml idp "https://idp.example.com/saml": defined twice`) {
 		t.Fatalf("Provision = %v", err)
 	}

@@ -93,19 +93,23 @@ type App struct {
 	// Limits bounds failed authentications. Default: see Limits.
 	Limits *Limits `json:"limits,omitempty"`
 
-	store         Store
-	hashedSecrets bool
-	grants        map[string]Grant
-	clients       map[string]*Client
-	users         map[string]*User
-	cache         *Cache
-	limiter       *failureLimiter
-	authorizePage *template.Template
-	metrics       *metrics
-	logger        *zap.Logger
-	now           func() time.Time
-	cancel        context.CancelFunc
-	sweeping      sync.WaitGroup
+	store Store
+	// fakeUserHash and fakeClientHash are compared against for unknown
+	// users and clients (see fakeHashLike); fakeClientHash is nil when no
+	// client secret is hashed.
+	fakeUserHash   *secretHash
+	fakeClientHash *secretHash
+	grants         map[string]Grant
+	clients        map[string]*Client
+	users          map[string]*User
+	cache          *Cache
+	limiter        *failureLimiter
+	authorizePage  *template.Template
+	metrics        *metrics
+	logger         *zap.Logger
+	now            func() time.Time
+	cancel         context.CancelFunc
+	sweeping       sync.WaitGroup
 }
 
 // CaddyModule returns the Caddy module information.

@@ -152,8 +152,8 @@ func (a *App) provisionClients() error {
 			return fmt.Errorf("client %q: defined twice", c.ID)
 		}
 		a.clients[c.ID] = c
-		if c.hash != nil {
-			a.hashedSecrets = true
+		if c.hash != nil && a.fakeClientHash == nil {
+			a.fakeClientHash = fakeHashLike(c.hash)
 		}
 	}
 	return nil
@@ -170,8 +170,8 @@ func (a *App) Client(id string) *Client { return a.clients[id] }
 func (a *App) verifyClientSecret(id, secret string) *Client {
 	c, ok := a.clients[id]
 	if !ok || c.Public {
-		if a.hashedSecrets {
-			fakeHash.compare(secret)
+		if a.fakeClientHash != nil {
+			a.fakeClientHash.compare(secret)
 		} else {
 			dummyClient.checkSecret(secret)
 		}

@@ -1,10 +1,12 @@
 package caddyoauth
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -73,10 +75,31 @@ func (h *secretHash) compare(plaintext string) bool {
 	return true
 }
 
-// fakeHash is compared against for unknown users and clients, so they take
-// as long as a wrong password.
+// fakeHash is compared against for unknown users and clients when none is
+// configured to take the cost of: Caddy's fake bcrypt hash (cost 14).
 // It never matches, so it never caches.
 var fakeHash = &secretHash{
 	hashed:   caddyauth.BcryptHash{}.FakeHash(),
 	comparer: caddyauth.BcryptHash{},
+}
+
+// fakeHashLike returns a hash with the algorithm and cost of h (the same
+// bcrypt cost, or the same argon2id parameters) that matches no password:
+// h's digest, reversed but for its last character (which carries the
+// encoding's padding bits). Comparing an unknown user's or client's password
+// against it takes as long as a wrong password of h's, where Caddy's fixed
+// fake hash (bcrypt cost 14) would take much longer or shorter than the
+// configured hashes and tell which names exist. nil h gives fakeHash.
+func fakeHashLike(h *secretHash) *secretHash {
+	if h == nil {
+		return fakeHash
+	}
+	i := bytes.LastIndexByte(h.hashed, '$')
+	fake := bytes.Clone(h.hashed)
+	slices.Reverse(fake[i+1 : len(fake)-1])
+	f := &secretHash{hashed: fake, comparer: h.comparer}
+	if bytes.Equal(fake, h.hashed) || checkHashFormat(f) != nil {
+		return fakeHash
+	}
+	return f
 }

@@ -60,7 +60,7 @@ func (a *App) AuthenticateUser(r *http.Request, name, password string) (*User, *
 	}
 	u, ok := a.users[name]
 	if !ok {
-		fakeHash.compare(password)
+		a.fakeUserHash.compare(password)
 	}
 	if !ok || !u.hash.compare(password) {
 		a.limiter.fail(attempt)
@@ -81,5 +81,12 @@ func (a *App) provisionUsers() error {
 		}
 		a.users[u.Name] = u
 	}
+	// Unknown names are checked against a hash as costly as the first
+	// user's, so that they take as long as a wrong password.
+	var first *secretHash
+	if len(a.Users) > 0 {
+		first = a.Users[0].hash
+	}
+	a.fakeUserHash = fakeHashLike(first)
 	return nil
 }

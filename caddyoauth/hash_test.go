@@ -1,0 +1,96 @@
+package caddyoauth
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"testing"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// TestFakeHashLike checks that the hash compared against for unknown names
+// costs what the configured hash costs and matches no password.
+func TestFakeHashLike(t *testing.T) {
+	const password = "s3cret-Passw0rd"
+	bcryptHash := func(cost int) string {
+		h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(h)
+	}
+	salt := []byte("0123456789abcdef")
+	argon := fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, 8*1024, 1, 1,
+		base64.RawStdEncoding.EncodeToString(salt),
+		base64.RawStdEncoding.EncodeToString(argon2.IDKey([]byte(password), salt, 1, 8*1024, 1, 32)))
+	params := func(h []byte) string { return string(h[:bytes.LastIndexByte(h, '$')]) }
+	for _, tc := range []struct {
+		name string
+		hash string
+		// same reports whether fake has the cost parameters of real.
+		same func(real, fake []byte) bool
+	}{
+		{"bcrypt cost 4", bcryptHash(4), sameBcryptCost},
+		{"bcrypt cost 11", bcryptHash(11), sameBcryptCost},
+		// argon2id: "$argon2id$v=19$m=…,t=…,p=…$<salt>$<digest>": everything
+		// but the digest is kept.
+		{"argon2id", argon, func(real, fake []byte) bool { return params(real) == params(fake) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			real, err := parseSecretHash(tc.hash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fake := fakeHashLike(real)
+			if fake == fakeHash || bytes.Equal(fake.hashed, real.hashed) {
+				t.Fatalf("fakeHashLike(%s) = %s, want a hash of its own", real.hashed, fake.hashed)
+			}
+			if !tc.same(real.hashed, fake.hashed) {
+				t.Errorf("fake %s does not cost what %s costs", fake.hashed, real.hashed)
+			}
+			if !real.compare(password) {
+				t.Fatal("the real hash does not match its password")
+			}
+			if fake.compare(password) || fake.compare("") {
+				t.Error("the fake hash matched a password")
+			}
+		})
+	}
+	if fakeHashLike(nil) != fakeHash {
+		t.Error("fakeHashLike(nil) is not Caddy's fake hash")
+	}
+}
+
+func sameBcryptCost(real, fake []byte) bool {
+	a, errA := bcrypt.Cost(real)
+	b, errB := bcrypt.Cost(fake)
+	return errA == nil && errB == nil && a == b
+}
+
+// TestUnknownNamesCostAsMuchAsKnownOnes checks that the app compares
+// unknown users and clients against hashes as costly as the configured
+// ones, not against Caddy's fixed cost-14 fake hash.
+func TestUnknownNamesCostAsMuchAsKnownOnes(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &App{
+		Users:   []*User{{Name: "alice", PasswordHash: string(hash)}},
+		Clients: []*Client{{ID: "c", SecretHash: string(hash), GrantTypes: []string{"client_credentials"}}},
+		grants:  map[string]Grant{"client_credentials": nil},
+	}
+	if err := a.provisionUsers(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.provisionClients(); err != nil {
+		t.Fatal(err)
+	}
+	for name, fake := range map[string]*secretHash{"users": a.fakeUserHash, "clients": a.fakeClientHash} {
+		if fake == nil || !sameBcryptCost(hash, fake.hashed) {
+			t.Errorf("unknown %s are checked against %v, want a bcrypt hash of cost 5", name, fake)
+		}
+	}
+}

@@ -282,10 +282,19 @@ func (a *App) Start() error {
 	a.sweeping.Add(1)
 	go a.sweepLoop(ctx)
 	if w, ok := a.store.(RevocationWatcher); ok {
+		// Until the watcher listens, this node would not hear another's
+		// revocations: validate against the store alone. Every start of
+		// listening (the first, and each after a reconnect) drops what
+		// was cached and lets the cache fill again.
+		a.cache.Suspend()
+		onReset := func() {
+			a.cache.Purge()
+			a.cache.Resume()
+		}
 		a.sweeping.Add(1)
 		go func() {
 			defer a.sweeping.Done()
-			err := w.WatchRevocations(ctx, a.cache.Evict, a.cache.Purge)
+			err := w.WatchRevocations(ctx, a.cache.Evict, onReset)
 			if err != nil && ctx.Err() == nil {
 				a.logger.Error("watching revocations stopped", zap.Error(err))
 			}

@@ -47,7 +47,22 @@ type Cache struct {
 	// epoch counts evictions, so a lookup that raced with a revocation does
 	// not put back what the revocation removed.
 	epoch atomic.Uint64
+	// suspended makes every lookup a miss that caches nothing: for a node
+	// whose revocation watcher does not listen yet (see Suspend).
+	suspended atomic.Bool
 }
+
+// Suspend stops the cache from holding anything until Resume: every lookup
+// goes to the store. A node that shares its store with others suspends its
+// cache until its revocation watcher listens, since a revocation on
+// another node before then would go unheard.
+func (c *Cache) Suspend() {
+	c.suspended.Store(true)
+	c.Purge()
+}
+
+// Resume lets the cache hold tokens again.
+func (c *Cache) Resume() { c.suspended.Store(false) }
 
 // NewCache returns a cache holding at most size tokens.
 func NewCache(size int) (*Cache, error) {
@@ -60,6 +75,9 @@ func NewCache(size int) (*Cache, error) {
 
 // Get returns the cached token if it has not expired at now.
 func (c *Cache) Get(key TokenKey, now time.Time) (*ValidToken, bool) {
+	if c.suspended.Load() {
+		return nil, false
+	}
 	v, ok := c.entries.Get(key)
 	if !ok {
 		return nil, false
@@ -85,12 +103,12 @@ func (c *Cache) Load(key TokenKey, now time.Time, fetch func() (*ValidToken, err
 		if err != nil || v == nil {
 			return v, err
 		}
-		if c.epoch.Load() == epoch {
+		if c.epoch.Load() == epoch && !c.suspended.Load() {
 			c.entries.Add(key, v)
 			// An eviction between the check and the Add removed nothing:
 			// take the entry back out. (Evict counts before it removes, so
 			// one that comes later removes the entry itself.)
-			if c.epoch.Load() != epoch {
+			if c.epoch.Load() != epoch || c.suspended.Load() {
 				c.entries.Remove(key)
 			}
 		}

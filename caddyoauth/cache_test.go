@@ -120,3 +120,39 @@ func TestCacheIsBounded(t *testing.T) {
 		t.Fatalf("Len = %d, want 100", c.Len())
 	}
 }
+
+// TestCacheSuspended checks that a suspended cache (a node whose revocation
+// watcher does not listen yet) answers every lookup from the store and
+// drops what it held, and holds tokens again once resumed.
+func TestCacheSuspended(t *testing.T) {
+	c, _ := NewCache(10)
+	now := time.Unix(1000, 0)
+	key := TokenKey(sha256.Sum256([]byte("t")))
+	v := &ValidToken{ClientID: "c", ExpiresAt: now.Add(time.Minute).UnixNano()}
+	fetches := 0
+	fetch := func() (*ValidToken, error) { fetches++; return v, nil }
+	if _, err := c.Load(key, now, fetch); err != nil {
+		t.Fatal(err)
+	}
+	c.Suspend()
+	if _, ok := c.Get(key, now); ok || c.Len() != 0 {
+		t.Fatal("a suspended cache kept what it held")
+	}
+	for range 3 {
+		if got, err := c.Load(key, now, fetch); err != nil || got != v {
+			t.Fatalf("Load = %v, %v", got, err)
+		}
+	}
+	if fetches != 4 || c.Len() != 0 {
+		t.Fatalf("suspended: %d fetches for 3 lookups after the first, %d entries; want every lookup fetched, none kept", fetches-1, c.Len())
+	}
+	c.Resume()
+	for range 3 {
+		if _, err := c.Load(key, now, fetch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fetches != 5 || c.Len() != 1 {
+		t.Fatalf("resumed: %d fetches for 3 lookups, %d entries; want 1 fetch, 1 entry", fetches-4, c.Len())
+	}
+}

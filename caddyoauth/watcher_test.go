@@ -1,0 +1,58 @@
+package caddyoauth_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
+	"github.com/caddy-oauth/caddy-oauth/storage/memory"
+)
+
+// deafStore is a shared store whose revocation watcher never gets to
+// listen, as on a node whose connection to the store is still being made.
+type deafStore struct{ *memory.Store }
+
+func init() { caddy.RegisterModule(new(deafStore)) }
+
+func (*deafStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "oauth.storage.test_deaf_watcher",
+		New: func() caddy.Module { return &deafStore{memory.New()} },
+	}
+}
+
+func (*deafStore) WatchRevocations(ctx context.Context, _ func([]string), _ func()) error {
+	<-ctx.Done()
+	return nil
+}
+
+// TestNoCacheUntilTheWatcherListens revokes a token in the shared store
+// behind the node's back, as another node does: until its watcher listens,
+// the node must not have cached the token.
+func TestNoCacheUntilTheWatcherListens(t *testing.T) {
+	f := newFixtureOn(t, `{"backend":"test_deaf_watcher"}`)
+	if err := f.app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.app.Stop() })
+	tok := f.passwordToken(t, "read")
+	ctx := context.Background()
+	for range 2 {
+		if _, cached, err := f.app.Validate(ctx, tok.AccessToken); err != nil || cached {
+			t.Fatalf("Validate = cached %v, %v; want valid, from the store", cached, err)
+		}
+	}
+	rec, err := f.app.Store().GetToken(ctx, caddyoauth.HashToken(tok.AccessToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.app.Store().RevokeFamily(ctx, rec.FamilyID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.app.Validate(ctx, tok.AccessToken); !errors.Is(err, caddyoauth.ErrInvalidToken) {
+		t.Fatalf("a token revoked by another node is still valid here: %v", err)
+	}
+}

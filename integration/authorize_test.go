@@ -404,59 +404,53 @@ func TestAuthorizeRefusesUntrustedRedirects(t *testing.T) {
 // on the first.
 func TestAuthorizeSessionAcrossNodes(t *testing.T) {
 	t.Parallel()
-	for _, backend := range sharedStores {
-		t.Run(backend.name, func(t *testing.T) {
-			t.Parallel()
-			storage := backend.storage(t)
-			a := startCaddy(t, config{Storage: storage, ExtraOAuth: authzClientConfig})
-			b := startCaddy(t, config{Storage: storage, ExtraOAuth: authzClientConfig})
-			conf := func(c *caddyServer) *oauth2.Config {
-				return &oauth2.Config{
-					ClientID:    "authz-spa",
-					Endpoint:    oauth2.Endpoint{AuthURL: c.base + "/authorize", TokenURL: c.base + "/token", AuthStyle: oauth2.AuthStyleInParams},
-					RedirectURL: authzRedirect,
-					Scopes:      []string{"read"},
-				}
+	onTwoNodes(t, authzClientConfig, func(t *testing.T, a, b *caddyServer) {
+		conf := func(c *caddyServer) *oauth2.Config {
+			return &oauth2.Config{
+				ClientID:    "authz-spa",
+				Endpoint:    oauth2.Endpoint{AuthURL: c.base + "/authorize", TokenURL: c.base + "/token", AuthStyle: oauth2.AuthStyleInParams},
+				RedirectURL: authzRedirect,
+				Scopes:      []string{"read"},
 			}
-			browser := newAuthzBrowser(t)
-			verifier := oauth2.GenerateVerifier()
+		}
+		browser := newAuthzBrowser(t)
+		verifier := oauth2.GenerateVerifier()
 
-			authA := conf(a).AuthCodeURL("a", oauth2.S256ChallengeOption(verifier))
-			signedIn := browser.submit(authA, browser.get(authA), "login", url.Values{"username": {"admin"}, "password": {adminPassword}})
-			if signedIn.Status != http.StatusSeeOther {
-				t.Fatalf("sign-in on a: %s", signedIn)
-			}
+		authA := conf(a).AuthCodeURL("a", oauth2.S256ChallengeOption(verifier))
+		signedIn := browser.submit(authA, browser.get(authA), "login", url.Values{"username": {"admin"}, "password": {adminPassword}})
+		if signedIn.Status != http.StatusSeeOther {
+			t.Fatalf("sign-in on a: %s", signedIn)
+		}
 
-			authB := conf(b).AuthCodeURL("b", oauth2.S256ChallengeOption(verifier))
-			consent := browser.get(authB)
-			if consent.Status != http.StatusOK || strings.Contains(string(consent.Body), `name="password"`) {
-				t.Fatalf("b does not know a's session: %s", consent)
-			}
-			q := clientRedirect(t, browser.submit(authB, consent, "approve", nil))
-			if q.Get("iss") != b.base || q.Get("state") != "b" {
-				t.Fatalf("approval on b: %v", q)
-			}
-			// The token request repeats the redirect_uri of b's request.
-			tok, err := conf(a).Exchange(a.oauth2Context(), q.Get("code"), oauth2.VerifierOption(verifier))
-			if err != nil {
-				t.Fatalf("exchanging b's code on a: %v", err)
-			}
-			b.wantActive(t, tok.AccessToken)
+		authB := conf(b).AuthCodeURL("b", oauth2.S256ChallengeOption(verifier))
+		consent := browser.get(authB)
+		if consent.Status != http.StatusOK || strings.Contains(string(consent.Body), `name="password"`) {
+			t.Fatalf("b does not know a's session: %s", consent)
+		}
+		q := clientRedirect(t, browser.submit(authB, consent, "approve", nil))
+		if q.Get("iss") != b.base || q.Get("state") != "b" {
+			t.Fatalf("approval on b: %v", q)
+		}
+		// The token request repeats the redirect_uri of b's request.
+		tok, err := conf(a).Exchange(a.oauth2Context(), q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("exchanging b's code on a: %v", err)
+		}
+		b.wantActive(t, tok.AccessToken)
 
-			// Signing out on b ends the session on a too, for whoever
-			// holds a copy of its cookie.
-			copied := newAuthzBrowser(t)
-			copied.setSession(a.base, browser.session(a.base))
-			if r := copied.get(authA); strings.Contains(string(r.Body), `name="password"`) {
-				t.Fatalf("a copy of the session cookie is not signed in on a: %s", r)
-			}
-			consent = browser.get(authB)
-			if r := browser.submit(authB, consent, "logout", nil); r.Status != http.StatusSeeOther {
-				t.Fatalf("sign-out on b: %s", r)
-			}
-			if r := copied.get(authA); !strings.Contains(string(r.Body), `name="password"`) {
-				t.Errorf("a still knows the session b ended: %s", r)
-			}
-		})
-	}
+		// Signing out on b ends the session on a too, for whoever
+		// holds a copy of its cookie.
+		copied := newAuthzBrowser(t)
+		copied.setSession(a.base, browser.session(a.base))
+		if r := copied.get(authA); strings.Contains(string(r.Body), `name="password"`) {
+			t.Fatalf("a copy of the session cookie is not signed in on a: %s", r)
+		}
+		consent = browser.get(authB)
+		if r := browser.submit(authB, consent, "logout", nil); r.Status != http.StatusSeeOther {
+			t.Fatalf("sign-out on b: %s", r)
+		}
+		if r := copied.get(authA); !strings.Contains(string(r.Body), `name="password"`) {
+			t.Errorf("a still knows the session b ended: %s", r)
+		}
+	})
 }

@@ -26,47 +26,56 @@ var sharedStores = []struct {
 	}},
 }
 
+// onTwoNodes runs test on two Caddy nodes that share a store, with
+// extraOAuth in both oauth blocks, once per shared backend, in parallel
+// subtests.
+func onTwoNodes(t *testing.T, extraOAuth string, test func(t *testing.T, a, b *caddyServer)) {
+	for _, backend := range sharedStores {
+		t.Run(backend.name, func(t *testing.T) {
+			t.Parallel()
+			storage := backend.storage(t)
+			a := startCaddy(t, config{Storage: storage, ExtraOAuth: extraOAuth})
+			b := startCaddy(t, config{Storage: storage, ExtraOAuth: extraOAuth})
+			test(t, a, b)
+		})
+	}
+}
+
 // TestSharedStoreAcrossNodes runs two Caddy nodes on one shared store: a
 // token issued on one works on the other at once, a refresh token is single
 // use across both, and a revocation on one node reaches the other node's
 // validation cache within a second.
 func TestSharedStoreAcrossNodes(t *testing.T) {
 	t.Parallel()
-	for _, backend := range sharedStores {
-		t.Run(backend.name, func(t *testing.T) {
-			t.Parallel()
-			storage := backend.storage(t)
-			a := startCaddy(t, config{Storage: storage})
-			b := startCaddy(t, config{Storage: storage})
+	onTwoNodes(t, "", func(t *testing.T, a, b *caddyServer) {
 
-			tr := a.passwordToken(t, "read")
-			b.wantActive(t, tr.AccessToken) // now in b's cache too
+		tr := a.passwordToken(t, "read")
+		b.wantActive(t, tr.AccessToken) // now in b's cache too
 
-			// The refresh token is single use on every node: b rotates it,
-			// and its reuse on a is detected and revokes the family.
-			rotated := decodeToken(t, b.refresh(t, tr.RefreshToken, ""))
-			b.wantActive(t, rotated.AccessToken)
-			a.wantActive(t, rotated.AccessToken)
-			wantError(t, a.refresh(t, tr.RefreshToken, ""), http.StatusBadRequest, "invalid_grant")
-			waitInvalid(t, b, rotated.AccessToken)
+		// The refresh token is single use on every node: b rotates it,
+		// and its reuse on a is detected and revokes the family.
+		rotated := decodeToken(t, b.refresh(t, tr.RefreshToken, ""))
+		b.wantActive(t, rotated.AccessToken)
+		a.wantActive(t, rotated.AccessToken)
+		wantError(t, a.refresh(t, tr.RefreshToken, ""), http.StatusBadRequest, "invalid_grant")
+		waitInvalid(t, b, rotated.AccessToken)
 
-			// A revocation on a reaches b, which had the token cached.
-			cc := a.ccToken(t, "read")
-			b.wantActive(t, cc.AccessToken)
-			a.wantActive(t, cc.AccessToken)
-			wantEmpty200(t, a.revoke(t, mainClient, mainSecret, cc.AccessToken, ""))
-			a.wantInvalid(t, cc.AccessToken)
-			waitInvalid(t, b, cc.AccessToken)
+		// A revocation on a reaches b, which had the token cached.
+		cc := a.ccToken(t, "read")
+		b.wantActive(t, cc.AccessToken)
+		a.wantActive(t, cc.AccessToken)
+		wantEmpty200(t, a.revoke(t, mainClient, mainSecret, cc.AccessToken, ""))
+		a.wantInvalid(t, cc.AccessToken)
+		waitInvalid(t, b, cc.AccessToken)
 
-			// Introspection on either node agrees.
-			for _, c := range []*caddyServer{a, b} {
-				r := c.post(t, "/introspect", url.Values{"token": {cc.AccessToken}}.Encode(), withBasic(mainClient, mainSecret))
-				if r.Status != http.StatusOK || strings.TrimSpace(string(r.Body)) != `{"active":false}` {
-					t.Errorf("introspecting a revoked token on %s: %s", c.base, r)
-				}
+		// Introspection on either node agrees.
+		for _, c := range []*caddyServer{a, b} {
+			r := c.post(t, "/introspect", url.Values{"token": {cc.AccessToken}}.Encode(), withBasic(mainClient, mainSecret))
+			if r.Status != http.StatusOK || strings.TrimSpace(string(r.Body)) != `{"active":false}` {
+				t.Errorf("introspecting a revoked token on %s: %s", c.base, r)
 			}
-		})
-	}
+		}
+	})
 }
 
 // waitInvalid checks that c refuses token within a second, the time SPEC
@@ -102,43 +111,36 @@ func TestSAMLAssertionOnceAcrossNodes(t *testing.T) {
 			certificate %s
 			audience %s
 		}`, samlClient, samlSecret, samlGrantType, samlIdPEntity, idp.PEMFile(t), samlAudience)
-	for _, backend := range sharedStores {
-		t.Run(backend.name, func(t *testing.T) {
-			t.Parallel()
-			storage := backend.storage(t)
-			nodes := []*caddyServer{
-				startCaddy(t, config{Storage: storage, ExtraOAuth: extra}),
-				startCaddy(t, config{Storage: storage, ExtraOAuth: extra}),
-			}
-			form := samlForm(idp.assertion(t, "carol@example.com"), "read").Encode()
-			const attempts = 16
-			statuses := make(chan int, attempts)
-			var wg sync.WaitGroup
-			for i := range attempts {
-				wg.Go(func() {
-					r, err := nodes[i%2].tryPost("/token", form, withBasic(samlClient, samlSecret))
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					statuses <- r.Status
-				})
-			}
-			wg.Wait()
-			close(statuses)
-			won := 0
-			for s := range statuses {
-				switch s {
-				case http.StatusOK:
-					won++
-				case http.StatusBadRequest:
-				default:
-					t.Errorf("a concurrent use of the assertion got %d", s)
+	onTwoNodes(t, extra, func(t *testing.T, a, b *caddyServer) {
+		nodes := []*caddyServer{a, b}
+		form := samlForm(idp.assertion(t, "carol@example.com"), "read").Encode()
+		const attempts = 16
+		statuses := make(chan int, attempts)
+		var wg sync.WaitGroup
+		for i := range attempts {
+			wg.Go(func() {
+				r, err := nodes[i%2].tryPost("/token", form, withBasic(samlClient, samlSecret))
+				if err != nil {
+					t.Error(err)
+					return
 				}
+				statuses <- r.Status
+			})
+		}
+		wg.Wait()
+		close(statuses)
+		won := 0
+		for s := range statuses {
+			switch s {
+			case http.StatusOK:
+				won++
+			case http.StatusBadRequest:
+			default:
+				t.Errorf("a concurrent use of the assertion got %d", s)
 			}
-			if won != 1 {
-				t.Errorf("%d of %d concurrent uses of one assertion on two nodes got a token, want exactly 1", won, attempts)
-			}
-		})
-	}
+		}
+		if won != 1 {
+			t.Errorf("%d of %d concurrent uses of one assertion on two nodes got a token, want exactly 1", won, attempts)
+		}
+	})
 }

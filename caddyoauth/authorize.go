@@ -83,6 +83,11 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) error {
 		if user == nil {
 			return s.loginPage(w, r, req, http.StatusOK, "Your session has expired. Sign in again.", "")
 		}
+		// The approval is for the user the consent page showed: if someone
+		// else signed in on this browser since, ask that user instead.
+		if form.Get(consentUserField) != user.Name {
+			return s.consentPage(w, r, req, user)
+		}
 		return s.approve(w, r, req, user)
 	case "deny":
 		return s.authorizeFail(w, r, req, Errorf(CodeAccessDenied, "the resource owner denied the request"))
@@ -206,13 +211,17 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, req *authoriz
 	})
 }
 
+// consentUserField is the hidden field of the consent form that names the
+// user the page was shown to; an approval by anyone else is not taken.
+const consentUserField = "consent_user"
+
 // consentPage asks the signed-in user to approve or deny the request.
 func (s *Server) consentPage(w http.ResponseWriter, r *http.Request, req *authorizeRequest, user *User) error {
 	return s.renderPage(w, http.StatusOK, req, &AuthorizePage{
 		Page:      pageConsent,
 		Action:    authorizePath(r),
 		CSRFToken: s.app.csrfToken(w, r),
-		Params:    req.hiddenParams(),
+		Params:    append(req.hiddenParams(), AuthorizeParam{Name: consentUserField, Value: user.Name}),
 		ClientID:  req.client.ID,
 		Scopes:    GrantScopes(req.scopes, req.client, user),
 		User:      user.Name,

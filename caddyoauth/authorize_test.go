@@ -1126,3 +1126,29 @@ func TestAuthorizeMountPrefixIsAPath(t *testing.T) {
 		t.Fatalf("iss %q, want http://example.com/auth", got)
 	}
 }
+
+// TestAuthorizeApprovalIsForTheUserShown signs in as someone else in a
+// second tab while the consent page of the first user is open: approving
+// that page asks the user now signed in instead of issuing a code for them.
+func TestAuthorizeApprovalIsForTheUserShown(t *testing.T) {
+	f := newAuthorizeFixture(t, nil)
+	b := newBrowser(t, f)
+	aliceConsent := b.follow(b.signIn(b.get(spaQuery("tab1")), "alice", "alice-pw"))
+	wantPage(t, aliceConsent, "consent")
+	b.follow(b.signIn(b.get(url.Values{"prompt": {"login"}, "response_type": {"code"}, "client_id": {"spa"},
+		"state": {"tab2"}, "code_challenge": spaQuery("x")["code_challenge"], "code_challenge_method": {"S256"}}), "bob", "alice-pw"))
+
+	again := b.submit(aliceConsent, "approve", nil)
+	wantPage(t, again, "consent")
+	if !strings.Contains(again.Body.String(), "bob") {
+		t.Fatalf("the consent page asked again does not show bob: %s", again.Body)
+	}
+	code := location(t, b.submit(again, "approve", nil)).Query().Get("code")
+	rec, err := f.app.Store().GetToken(context.Background(), caddyoauth.HashToken(code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.UserID != "bob" {
+		t.Fatalf("the code is for %q, want bob", rec.UserID)
+	}
+}

@@ -105,6 +105,7 @@ type App struct {
 	cache          *Cache
 	limiter        *failureLimiter
 	authorizePage  *template.Template
+	issuerOrigin   string // scheme and host of Issuer; empty without one
 	metrics        *metrics
 	logger         *zap.Logger
 	now            func() time.Time
@@ -271,6 +272,7 @@ func (a *App) provisionIssuer() error {
 		return fmt.Errorf("issuer: %q must be an https URL without query or fragment", a.Issuer)
 	}
 	a.Issuer = strings.TrimSuffix(a.Issuer, "/")
+	a.issuerOrigin = u.Scheme + "://" + u.Host
 	return nil
 }
 

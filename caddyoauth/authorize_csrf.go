@@ -83,9 +83,5 @@ func (a *App) sameOrigin(r *http.Request) bool {
 	if origin == "null" || origin == requestOrigin(r) {
 		return true
 	}
-	if a.Issuer == "" {
-		return false
-	}
-	u, err := url.Parse(a.Issuer)
-	return err == nil && origin == u.Scheme+"://"+u.Host
+	return a.issuerOrigin != "" && origin == a.issuerOrigin
 }

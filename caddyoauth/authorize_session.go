@@ -119,8 +119,7 @@ func (a *App) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 // as it is behind a proxy that terminates TLS (and so makes the request
 // plain http): the browser speaks https to that proxy.
 func (a *App) secureCookies(r *http.Request) bool {
-	const https = "https://"
-	return r.TLS != nil || (len(a.Issuer) > len(https) && strings.EqualFold(a.Issuer[:len(https)], https))
+	return r.TLS != nil || strings.HasPrefix(a.issuerOrigin, "https://")
 }
 
 // authorizePath is the public path of the authorization endpoint, with the

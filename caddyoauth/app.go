@@ -284,19 +284,16 @@ func (a *App) Start() error {
 	a.sweeping.Add(1)
 	go a.sweepLoop(ctx)
 	if w, ok := a.store.(RevocationWatcher); ok {
-		// Until the watcher listens, this node would not hear another's
-		// revocations: validate against the store alone. Every start of
-		// listening (the first, and each after a reconnect) drops what
-		// was cached and lets the cache fill again.
-		a.cache.Suspend()
-		onReset := func() {
-			a.cache.Purge()
-			a.cache.Resume()
-		}
+		// This node hears other nodes' revocations only through the
+		// watcher: the cache serves tokens only while the watcher
+		// confirms it hears them, and is dropped each time it starts to
+		// listen (the first time, and after a reconnect).
+		a.cache.Watch()
+		l := RevocationListener{Revoked: a.cache.Evict, Reset: a.cache.Purge, Heard: a.cache.Heard}
 		a.sweeping.Add(1)
 		go func() {
 			defer a.sweeping.Done()
-			err := w.WatchRevocations(ctx, a.cache.Evict, onReset)
+			err := w.WatchRevocations(ctx, l)
 			if err != nil && ctx.Err() == nil {
 				a.logger.Error("watching revocations stopped", zap.Error(err))
 			}

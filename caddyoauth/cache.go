@@ -2,6 +2,7 @@ package caddyoauth
 
 import (
 	"encoding/hex"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -47,22 +48,49 @@ type Cache struct {
 	// epoch counts evictions, so a lookup that raced with a revocation does
 	// not put back what the revocation removed.
 	epoch atomic.Uint64
-	// suspended makes every lookup a miss that caches nothing: for a node
-	// whose revocation watcher does not listen yet (see Suspend).
-	suspended atomic.Bool
+	// watched makes the cache serve entries only while heard, the time up
+	// to which a revocation watcher has heard every revocation (see Watch).
+	watched atomic.Bool
+	heard   atomic.Int64 // monotonic, see sinceStart
+	// now is the real clock that heard is compared with, time.Now but in
+	// tests: the app's clock, which tests set, is for expiry only.
+	now func() time.Time
 }
 
-// Suspend stops the cache from holding anything until Resume: every lookup
-// goes to the store. A node that shares its store with others suspends its
-// cache until its revocation watcher listens, since a revocation on
-// another node before then would go unheard.
-func (c *Cache) Suspend() {
-	c.suspended.Store(true)
+// Watch makes the cache depend on a revocation watcher: it drops what it
+// holds and from then on serves an entry only while the watcher has
+// confirmed, through Heard, that it heard every revocation until less than
+// RevocationDelay ago. Until the first Heard, and whenever the watcher
+// falls silent, every lookup goes to the store.
+func (c *Cache) Watch() {
+	c.heard.Store(math.MinInt64 / 2)
+	c.watched.Store(true)
 	c.Purge()
 }
 
-// Resume lets the cache hold tokens again.
-func (c *Cache) Resume() { c.suspended.Store(false) }
+// Heard records that the watcher heard every revocation completed before t.
+func (c *Cache) Heard(t time.Time) {
+	at := sinceStart(t)
+	for {
+		old := c.heard.Load()
+		if at <= old || c.heard.CompareAndSwap(old, at) {
+			return
+		}
+	}
+}
+
+// fresh reports whether the cache may serve what it holds.
+func (c *Cache) fresh() bool {
+	return !c.watched.Load() || sinceStart(c.now())-c.heard.Load() < int64(RevocationDelay)
+}
+
+// start is the reference of sinceStart.
+var start = time.Now()
+
+// sinceStart returns the nanoseconds from start to t, on the monotonic
+// clock when t carries its reading (time.Now does), so that a change of
+// the wall clock does not stretch RevocationDelay.
+func sinceStart(t time.Time) int64 { return int64(t.Sub(start)) }
 
 // NewCache returns a cache holding at most size tokens.
 func NewCache(size int) (*Cache, error) {
@@ -70,12 +98,12 @@ func NewCache(size int) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cache{entries: entries}, nil
+	return &Cache{entries: entries, now: time.Now}, nil
 }
 
 // Get returns the cached token if it has not expired at now.
 func (c *Cache) Get(key TokenKey, now time.Time) (*ValidToken, bool) {
-	if c.suspended.Load() {
+	if !c.fresh() {
 		return nil, false
 	}
 	v, ok := c.entries.Get(key)
@@ -103,12 +131,12 @@ func (c *Cache) Load(key TokenKey, now time.Time, fetch func() (*ValidToken, err
 		if err != nil || v == nil {
 			return v, err
 		}
-		if c.epoch.Load() == epoch && !c.suspended.Load() {
+		if c.epoch.Load() == epoch {
 			c.entries.Add(key, v)
 			// An eviction between the check and the Add removed nothing:
 			// take the entry back out. (Evict counts before it removes, so
 			// one that comes later removes the entry itself.)
-			if c.epoch.Load() != epoch || c.suspended.Load() {
+			if c.epoch.Load() != epoch {
 				c.entries.Remove(key)
 			}
 		}

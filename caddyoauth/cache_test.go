@@ -121,38 +121,49 @@ func TestCacheIsBounded(t *testing.T) {
 	}
 }
 
-// TestCacheSuspended checks that a suspended cache (a node whose revocation
-// watcher does not listen yet) answers every lookup from the store and
-// drops what it held, and holds tokens again once resumed.
-func TestCacheSuspended(t *testing.T) {
+// TestCacheWatched checks that a cache that depends on a revocation
+// watcher answers from the store until the watcher has heard everything up
+// to less than RevocationDelay ago, and again once it falls silent for
+// that long.
+func TestCacheWatched(t *testing.T) {
 	c, _ := NewCache(10)
-	now := time.Unix(1000, 0)
+	t0 := time.Now()
 	key := TokenKey(sha256.Sum256([]byte("t")))
-	v := &ValidToken{ClientID: "c", ExpiresAt: now.Add(time.Minute).UnixNano()}
+	v := &ValidToken{ClientID: "c", ExpiresAt: t0.Add(time.Minute).UnixNano()}
 	fetches := 0
 	fetch := func() (*ValidToken, error) { fetches++; return v, nil }
-	if _, err := c.Load(key, now, fetch); err != nil {
+	if _, err := c.Load(key, t0, fetch); err != nil {
 		t.Fatal(err)
 	}
-	c.Suspend()
-	if _, ok := c.Get(key, now); ok || c.Len() != 0 {
-		t.Fatal("a suspended cache kept what it held")
+	c.Watch()
+	if c.Len() != 0 {
+		t.Fatal("Watch kept what the cache held")
 	}
-	for range 3 {
-		if got, err := c.Load(key, now, fetch); err != nil || got != v {
-			t.Fatalf("Load = %v, %v", got, err)
+	steps := []struct {
+		name   string
+		heard  time.Duration // Heard(t0+heard) before the lookup; <0: none
+		at     time.Duration // the lookup's now, after t0
+		cached bool
+	}{
+		{"nothing heard yet", -1, 0, false},
+		{"just heard", 0, 0, true},
+		{"heard less than RevocationDelay ago", -1, RevocationDelay - time.Millisecond, true},
+		{"silent for RevocationDelay", -1, RevocationDelay, false},
+		{"heard again", 2 * time.Second, 2 * time.Second, true},
+		{"an older confirmation does not move it back", 1500 * time.Millisecond, 2900 * time.Millisecond, true},
+		{"a confirmation that comes late counts from its time", 2500 * time.Millisecond, 3600 * time.Millisecond, false},
+	}
+	for _, s := range steps {
+		if s.heard >= 0 {
+			c.Heard(t0.Add(s.heard))
 		}
-	}
-	if fetches != 4 || c.Len() != 0 {
-		t.Fatalf("suspended: %d fetches for 3 lookups after the first, %d entries; want every lookup fetched, none kept", fetches-1, c.Len())
-	}
-	c.Resume()
-	for range 3 {
-		if _, err := c.Load(key, now, fetch); err != nil {
-			t.Fatal(err)
+		c.now = func() time.Time { return t0.Add(s.at) }
+		before := fetches
+		if got, err := c.Load(key, t0, fetch); err != nil || got != v {
+			t.Fatalf("%s: Load = %v, %v", s.name, got, err)
 		}
-	}
-	if fetches != 5 || c.Len() != 1 {
-		t.Fatalf("resumed: %d fetches for 3 lookups, %d entries; want 1 fetch, 1 entry", fetches-4, c.Len())
+		if cached := fetches == before; cached != s.cached {
+			t.Errorf("%s: served from the cache %v, want %v", s.name, cached, s.cached)
+		}
 	}
 }

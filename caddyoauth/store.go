@@ -50,14 +50,41 @@ type Store interface {
 }
 
 // RevocationWatcher is implemented by stores that several Caddy nodes share.
-// The app calls WatchRevocations once, from Start; it runs until ctx ends.
-// onRevoke receives the token hashes revoked by any node. onReset is called
-// each time the watcher starts to listen, the first time included: it may
-// have missed notifications before (while it connected, or reconnected),
-// so the caller must drop everything it cached until then.
+// The app calls WatchRevocations once, from Start; it runs until ctx ends,
+// reporting to l from one goroutine, one call at a time.
 type RevocationWatcher interface {
-	WatchRevocations(ctx context.Context, onRevoke func(hashes []string), onReset func()) error
+	WatchRevocations(ctx context.Context, l RevocationListener) error
 }
+
+// RevocationListener receives what a RevocationWatcher hears.
+type RevocationListener struct {
+	// Revoked receives the token hashes revoked by any node.
+	Revoked func(hashes []string)
+
+	// Reset is called each time the watcher starts to listen, the first
+	// time included: it may have missed revocations before (while it
+	// connected, or reconnected), so the app drops everything it cached.
+	Reset func()
+
+	// Heard is called with a time t once every revocation that any node
+	// completed before t has been passed to Revoked: typically when the
+	// store answers a round trip that the watcher started at t, on the
+	// connection it listens on, after everything sent to it before. While
+	// connected, a watcher calls Heard at least every HeardInterval. The
+	// app serves a cached token only while the last t is less than
+	// RevocationDelay old, so that a connection that dies without a word
+	// (a lost network, a frozen server) cannot keep revoked tokens alive.
+	Heard func(t time.Time)
+}
+
+// HeardInterval is how often a RevocationWatcher confirms, through Heard,
+// that it hears every revocation.
+const HeardInterval = 250 * time.Millisecond
+
+// RevocationDelay is how long a token revoked on one node may still pass
+// on another (SPEC §5: within one second). A node whose watcher has
+// confirmed nothing for that long validates every token against the store.
+const RevocationDelay = time.Second
 
 // Errors a Store returns. Callers compare with errors.Is; any other error is
 // a storage fault, on which the server fails closed.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -24,7 +25,7 @@ func (*deafStore) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-func (*deafStore) WatchRevocations(ctx context.Context, _ func([]string), _ func()) error {
+func (*deafStore) WatchRevocations(ctx context.Context, _ caddyoauth.RevocationListener) error {
 	<-ctx.Done()
 	return nil
 }
@@ -54,5 +55,63 @@ func TestNoCacheUntilTheWatcherListens(t *testing.T) {
 	}
 	if _, _, err := f.app.Validate(ctx, tok.AccessToken); !errors.Is(err, caddyoauth.ErrInvalidToken) {
 		t.Fatalf("a token revoked by another node is still valid here: %v", err)
+	}
+}
+
+// silentStore is a shared store whose revocation watcher listens, confirms
+// once that it hears everything, and then falls silent, as one whose
+// connection dies without a word.
+type silentStore struct {
+	*memory.Store
+	heard chan time.Time // the time of its one confirmation
+}
+
+func init() { caddy.RegisterModule(new(silentStore)) }
+
+func (*silentStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "oauth.storage.test_silent_watcher",
+		New: func() caddy.Module { return &silentStore{memory.New(), make(chan time.Time, 1)} },
+	}
+}
+
+func (s *silentStore) WatchRevocations(ctx context.Context, l caddyoauth.RevocationListener) error {
+	l.Reset()
+	now := time.Now()
+	l.Heard(now)
+	s.heard <- now
+	<-ctx.Done()
+	return nil
+}
+
+// TestSilentWatcherStopsTheCache revokes a cached token behind the node's
+// back, as another node does, while the node's watcher hears nothing: the
+// token may pass from the cache for less than RevocationDelay after the
+// watcher's last confirmation, never after.
+func TestSilentWatcherStopsTheCache(t *testing.T) {
+	f := newFixtureOn(t, `{"backend":"test_silent_watcher"}`)
+	if err := f.app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.app.Stop() })
+	heard := <-f.app.Store().(*silentStore).heard
+	tok := f.passwordToken(t, "read")
+	ctx := context.Background()
+	if _, _, err := f.app.Validate(ctx, tok.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, cached, err := f.app.Validate(ctx, tok.AccessToken); err != nil || !cached {
+		t.Fatalf("Validate = cached %v, %v; want valid from the cache while the watcher is heard", cached, err)
+	}
+	rec, err := f.app.Store().GetToken(ctx, caddyoauth.HashToken(tok.AccessToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.app.Store().RevokeFamily(ctx, rec.FamilyID); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(heard.Add(caddyoauth.RevocationDelay)))
+	if _, _, err := f.app.Validate(ctx, tok.AccessToken); !errors.Is(err, caddyoauth.ErrInvalidToken) {
+		t.Fatalf("a token revoked elsewhere still passes %v after the watcher fell silent: %v", caddyoauth.RevocationDelay, err)
 	}
 }

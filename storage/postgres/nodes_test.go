@@ -1,15 +1,20 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
+	"github.com/caddy-oauth/caddy-oauth/internal/testproxy"
 	"github.com/caddy-oauth/caddy-oauth/storage/storagetest"
 )
 
@@ -26,32 +31,58 @@ func twoNodes(t *testing.T) (db *testDB, a, b *Store) {
 
 // watcher is a running WatchRevocations and what it has reported.
 type watcher struct {
-	revoked chan []string // one element per onRevoke call
-	resets  chan struct{}
+	revoked chan []string // one element per Revoked call
+	resets  chan struct{} // one element per Reset call
+
+	mu     sync.Mutex
+	events []event // every call, in order
+	busy   atomic.Bool
 }
 
-// watch runs s.WatchRevocations until the end of the test, which checks
-// that it returns nil once its context ends, and waits until it listens.
-func watch(t *testing.T, db *testDB, s *Store) *watcher {
+// event is a call to the RevocationListener.
+type event struct {
+	at      time.Time // when the call came
+	revoked []string  // Revoked's hashes
+	reset   bool      // whether it is Reset
+	heard   time.Time // Heard's t
+}
+
+// startWatch runs s.WatchRevocations until the end of the test, which
+// checks that it returns nil once its context ends.
+func startWatch(t *testing.T, s *Store) *watcher {
 	t.Helper()
 	w := &watcher{revoked: make(chan []string, 100), resets: make(chan struct{}, 10)}
 	ctx, cancel := context.WithCancel(context.Background())
+	// record logs a call and checks that it does not overlap another.
+	record := func(e event) {
+		if w.busy.Swap(true) {
+			t.Error("the watcher called the listener from two goroutines at once")
+		}
+		defer w.busy.Store(false)
+		e.at = time.Now()
+		w.mu.Lock()
+		w.events = append(w.events, e)
+		w.mu.Unlock()
+	}
+	l := caddyoauth.RevocationListener{
+		Revoked: func(hashes []string) {
+			record(event{revoked: hashes})
+			select {
+			case w.revoked <- hashes:
+			case <-ctx.Done():
+			}
+		},
+		Reset: func() {
+			record(event{reset: true})
+			select {
+			case w.resets <- struct{}{}:
+			case <-ctx.Done():
+			}
+		},
+		Heard: func(t time.Time) { record(event{heard: t}) },
+	}
 	done := make(chan error, 1)
-	go func() {
-		done <- s.WatchRevocations(ctx,
-			func(hashes []string) {
-				select {
-				case w.revoked <- hashes:
-				case <-ctx.Done():
-				}
-			},
-			func() {
-				select {
-				case w.resets <- struct{}{}:
-				case <-ctx.Done():
-				}
-			})
-	}()
+	go func() { done <- s.WatchRevocations(ctx, l) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -63,18 +94,65 @@ func watch(t *testing.T, db *testDB, s *Store) *watcher {
 			t.Error("WatchRevocations did not return after its context ended")
 		}
 	})
+	return w
+}
+
+// watch starts watching as startWatch does, and waits until the watcher
+// listens.
+func watch(t *testing.T, db *testDB, s *Store) *watcher {
+	t.Helper()
+	w := startWatch(t, s)
 	db.waitListening(t)
 	select {
 	case <-w.resets: // every start of listening resets, the first included
 	case <-time.After(5 * time.Second):
-		t.Fatal("onReset not called when the watcher first listened")
+		t.Fatal("Reset not called when the watcher first listened")
 	}
 	return w
 }
 
+// count returns the number of events so far.
+func (w *watcher) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.events)
+}
+
+// since returns the events from the i-th on.
+func (w *watcher) since(i int) []event {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.events[min(i, len(w.events)):])
+}
+
+// await waits up to timeout for an event, from the i-th on, for which ok
+// holds, and returns its index; it fails the test if none comes.
+func (w *watcher) await(t *testing.T, i int, timeout time.Duration, what string, ok func(event) bool) int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, e := range w.since(i) {
+			if ok(e) {
+				return i
+			}
+			i++
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// heardAfter returns a test of events: whether it is a Heard with a time
+// after t.
+func heardAfter(t time.Time) func(event) bool {
+	return func(e event) bool { return e.heard.After(t) }
+}
+
 // waitListening waits until the revocation watcher's connection to the
-// database listens: its last statement is LISTEN, or a ping of the
-// heartbeat, which comes after it.
+// database listens: its last statement is LISTEN, or a ping, which comes
+// after it.
 func (db *testDB) waitListening(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -97,7 +175,7 @@ func (db *testDB) waitListening(t *testing.T) {
 	}
 }
 
-// expectRevoked waits up to a second for onRevoke to have received
+// expectRevoked waits up to a second for Revoked to have received
 // exactly the hashes want, and returns how many calls delivered them.
 func (w *watcher) expectRevoked(t *testing.T, want []string) int {
 	t.Helper()
@@ -114,12 +192,12 @@ func (w *watcher) expectRevoked(t *testing.T, want []string) int {
 			calls++
 			for _, h := range hashes {
 				if !wantSet[h] {
-					t.Fatalf("onRevoke received %.12s..., which was not revoked", h)
+					t.Fatalf("Revoked received %.12s..., which was not revoked", h)
 				}
 				got[h] = true
 			}
 		case <-timeout:
-			t.Fatalf("onRevoke received %d of %d revoked hashes within 1s", len(got), len(wantSet))
+			t.Fatalf("Revoked received %d of %d revoked hashes within 1s", len(got), len(wantSet))
 		}
 	}
 	return calls
@@ -256,9 +334,9 @@ func TestRevocationReachesOtherNode(t *testing.T) {
 	revoke(t, a, "fam", nil) // nothing changes: nothing to announce
 	select {
 	case hashes := <-w.revoked:
-		t.Fatalf("onRevoke received %d hashes that were not revoked", len(hashes))
+		t.Fatalf("Revoked received %d hashes that were not revoked", len(hashes))
 	case <-w.resets:
-		t.Fatal("onReset called without a reconnect")
+		t.Fatal("Reset called without a reconnect")
 	case <-time.After(100 * time.Millisecond):
 	}
 }
@@ -277,7 +355,7 @@ func TestLargeRevocation(t *testing.T) {
 }
 
 // TestWatcherReconnects kills the watcher's connection: it reconnects,
-// calls onReset, and receives later revocations.
+// calls Reset, and receives later revocations.
 func TestWatcherReconnects(t *testing.T) {
 	t.Parallel()
 	db, a, b := twoNodes(t)
@@ -294,7 +372,7 @@ func TestWatcherReconnects(t *testing.T) {
 		select {
 		case <-w.resets:
 		case <-time.After(3 * time.Second):
-			t.Fatalf("round %d: onReset not called within 3s of losing the connection", round)
+			t.Fatalf("round %d: Reset not called within 3s of losing the connection", round)
 		}
 		family := fmt.Sprint("after-reconnect-", round)
 		hashes := saveFamily(t, a, family, 2)
@@ -302,13 +380,13 @@ func TestWatcherReconnects(t *testing.T) {
 		w.expectRevoked(t, hashes)
 	}
 	if extra := len(w.resets); extra != 0 {
-		t.Fatalf("onReset called %d more times than the connection was lost", extra)
+		t.Fatalf("Reset called %d more times than the connection was lost", extra)
 	}
 }
 
 // TestWatcherFirstConnectFails starts the watcher while the database
-// refuses connections: once it connects, it calls onReset, since
-// revocations before were missed.
+// refuses connections: once it connects, it calls Reset, since
+// revocations before were missed, and Heard, never before.
 func TestWatcherFirstConnectFails(t *testing.T) {
 	t.Parallel()
 	db, a, b := twoNodes(t)
@@ -316,48 +394,197 @@ func TestWatcherFirstConnectFails(t *testing.T) {
 	if _, err := db.admin.Exec(ctx, "ALTER DATABASE "+db.name+" ALLOW_CONNECTIONS false"); err != nil {
 		t.Fatal(err)
 	}
-	w := &watcher{revoked: make(chan []string, 10), resets: make(chan struct{}, 10)}
-	wctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- b.WatchRevocations(wctx,
-			func(h []string) { w.revoked <- h },
-			func() { w.resets <- struct{}{} })
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("WatchRevocations = %v, want nil", err)
-		}
-	}()
+	w := startWatch(t, b)
 	time.Sleep(300 * time.Millisecond) // a few failed attempts
+	if events := w.since(0); len(events) != 0 {
+		t.Fatalf("the watcher reported %+v before it connected", events[0])
+	}
 	if _, err := db.admin.Exec(ctx, "ALTER DATABASE "+db.name+" ALLOW_CONNECTIONS true"); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-w.resets:
 	case <-time.After(3 * time.Second):
-		t.Fatal("onReset not called after the watcher connected late")
+		t.Fatal("Reset not called after the watcher connected late")
 	}
+	w.await(t, 0, time.Second, "Heard after the watcher connected", heardAfter(time.Time{}))
 	hashes := saveFamily(t, a, "late", 2)
 	revoke(t, a, "late", hashes)
 	w.expectRevoked(t, hashes)
 }
 
-// TestWatcherHeartbeat has the watcher ping an idle connection many
-// times: the pings neither break nor reset it.
-func TestWatcherHeartbeat(t *testing.T) {
+// TestWatcherHeard watches Heard for a while, with notifications coming
+// or not: the time it confirms is never older than a few HeardIntervals,
+// never in the future, and never goes back.
+func TestWatcherHeard(t *testing.T) {
+	t.Parallel()
+	const (
+		observe = time.Second
+		maxAge  = 3 * caddyoauth.HeardInterval // with slack for a busy machine
+	)
+	tests := []struct {
+		name  string
+		every time.Duration // between notifications; 0: none
+	}{
+		{"idle", 0},
+		{"notifications every 10ms", 10 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			db, a, b := twoNodes(t)
+			w := watch(t, db, b)
+			from := w.count()
+			begin := time.Now()
+			var notifying sync.WaitGroup
+			stop := make(chan struct{})
+			if tt.every > 0 {
+				notifying.Go(func() {
+					tick := time.NewTicker(tt.every)
+					defer tick.Stop()
+					for i := 0; ; i++ {
+						_, err := a.db.pool.Exec(context.Background(), "SELECT pg_notify($1, $2)",
+							revocationChannel, storagetest.Hash(fmt.Sprint(i)))
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						select {
+						case <-tick.C:
+						case <-stop:
+							return
+						}
+					}
+				})
+				notifying.Go(func() { // Revoked would block once w.revoked is full
+					for {
+						select {
+						case <-w.revoked:
+						case <-stop:
+							return
+						}
+					}
+				})
+			}
+			time.Sleep(observe)
+			end := time.Now()
+			close(stop)
+			notifying.Wait()
+
+			var last time.Time // the last time heard
+			for _, e := range w.since(0)[:from] {
+				last = cmp.Or(e.heard, last)
+			}
+			// age is how old the last time heard is at time at; before
+			// anything is heard, it counts from the start of the window.
+			age := func(at time.Time) time.Duration { return at.Sub(cmp.Or(last, begin)) }
+			heard := 0
+			for _, e := range w.since(from) {
+				switch {
+				case e.at.After(end):
+				case e.reset:
+					t.Fatalf("Reset called at %v, without a reconnect", e.at.Sub(begin))
+				case !e.heard.IsZero():
+					heard++
+					if age := age(e.at); age > maxAge {
+						t.Errorf("at %v, the time heard was %v old, want at most %v", e.at.Sub(begin), age, maxAge)
+					}
+					if e.heard.After(e.at) {
+						t.Errorf("at %v, Heard a time %v in the future", e.at.Sub(begin), e.heard.Sub(e.at))
+					}
+					if e.heard.Before(last) {
+						t.Errorf("at %v, Heard a time %v before the last", e.at.Sub(begin), last.Sub(e.heard))
+					} else {
+						last = e.heard
+					}
+				case tt.every == 0:
+					t.Fatalf("Revoked called at %v without a revocation", e.at.Sub(begin))
+				}
+			}
+			if age := age(end); age > maxAge {
+				t.Errorf("at the end, the time heard was %v old, want at most %v", age, maxAge)
+			}
+			t.Logf("%d Heard calls in %v", heard, observe)
+		})
+	}
+}
+
+// TestHeardAfterRevoked revokes on node A, many times: every time, the
+// first Heard on node B of a time after RevokeFamily returned comes after
+// B's Revoked received what it revoked.
+func TestHeardAfterRevoked(t *testing.T) {
 	t.Parallel()
 	db, a, b := twoNodes(t)
-	b.heartbeat = 10 * time.Millisecond
+	b.heardInterval = time.Nanosecond // ping without a pause: more races to lose
 	w := watch(t, db, b)
-	time.Sleep(200 * time.Millisecond)
-	hashes := saveFamily(t, a, "fam", 2)
-	revoke(t, a, "fam", hashes)
-	w.expectRevoked(t, hashes)
-	if len(w.resets) != 0 {
-		t.Fatal("onReset called on an idle connection")
+	for round := range 30 {
+		n := 1
+		if round%5 == 4 {
+			n = 2*hashesPerNotification + 1 // three notifications
+		}
+		family := fmt.Sprint("fam-", round)
+		hashes := saveFamily(t, a, family, n)
+		from := w.count()
+		revoke(t, a, family, hashes)
+		revoked := time.Now()
+		i := w.await(t, from, 2*time.Second, "Heard of a time after RevokeFamily returned", heardAfter(revoked))
+		got := make(map[string]bool)
+		for _, e := range w.since(from)[:i-from] {
+			for _, h := range e.revoked {
+				got[h] = true
+			}
+		}
+		for _, h := range hashes {
+			if !got[h] {
+				t.Fatalf("round %d: Heard of a time after RevokeFamily returned came before Revoked received %.12s...", round, h)
+			}
+		}
+		w.expectRevoked(t, hashes)
 	}
+}
+
+// TestWatcherSilentDeath has the watcher's connection swallow everything
+// without closing, as a lost network or a frozen server does: Heard
+// confirms no time after that; once a ping goes unanswered for the ping
+// timeout, the watcher reconnects, calls Reset, and Heard resumes.
+func TestWatcherSilentDeath(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	a := provision(t, db.dsn("a"))
+	p := testproxy.Start(t, net.JoinHostPort(db.url.Hostname(), cmp.Or(db.url.Port(), "5432")))
+	u, err := url.Parse(db.dsn("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = p.Addr()
+	b := provision(t, u.String())
+	b.pingTimeout = 500 * time.Millisecond
+	w := watch(t, db, b)
+	w.await(t, 0, time.Second, "Heard through the proxy", heardAfter(time.Time{}))
+
+	from := w.count()
+	p.Stall()
+	stalled := time.Now()
+	// A revocation during the stall is lost for the watcher, which must
+	// not confirm that it heard it.
+	lost := saveFamily(t, a, "lost", 1)
+	revoke(t, a, "lost", lost)
+	i := w.await(t, from, b.pingTimeout+2*time.Second, "Reset after the stall", func(e event) bool { return e.reset })
+	for _, e := range w.since(from)[:i-from] {
+		if e.heard.After(stalled) {
+			t.Fatalf("Heard a time %v after the connection stalled", e.heard.Sub(stalled))
+		}
+		if len(e.revoked) > 0 {
+			t.Fatal("Revoked called on a stalled connection")
+		}
+	}
+	reset := w.since(i)[0].at
+	t.Logf("Reset %v after the stall", reset.Sub(stalled))
+	w.await(t, i, time.Second, "Heard after the reconnect", heardAfter(reset))
+	<-w.resets
+	hashes := saveFamily(t, a, "after", 2)
+	revoke(t, a, "after", hashes)
+	w.expectRevoked(t, hashes)
 }
 
 func TestParsePayload(t *testing.T) {

@@ -40,7 +40,9 @@ type Store struct {
 	listen *pgx.ConnConfig // for the revocation watcher's connection
 	logger *zap.Logger
 
-	heartbeat time.Duration // of the revocation watcher; 0: defaultHeartbeat
+	// The revocation watcher's interval between pings and ping timeout,
+	// shortened by tests; 0: caddyoauth.HeardInterval, defaultPingTimeout.
+	heardInterval, pingTimeout time.Duration
 }
 
 // CaddyModule returns the Caddy module information.

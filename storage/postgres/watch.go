@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
+
+	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
 )
 
 // watcherApplicationName names the revocation watcher's connection in
@@ -22,35 +24,34 @@ const (
 	maxReconnectDelay = 5 * time.Second
 )
 
-// defaultHeartbeat is how long the watcher waits for a notification
-// before it pings the server, so that it notices a connection that died
-// silently; pingTimeout is how long the ping may take.
-const (
-	defaultHeartbeat = 30 * time.Second
-	pingTimeout      = 5 * time.Second
-)
+// defaultPingTimeout is how long the server may take to answer the
+// watcher's ping before the watcher gives the connection up for dead and
+// reconnects.
+const defaultPingTimeout = 5 * time.Second
 
 // WatchRevocations implements caddyoauth.RevocationWatcher. It listens for
 // the notifications of RevokeFamily, from every node, on a connection of
 // its own. Each time it starts to listen, the first time included, it
-// calls onReset: tokens cached before then may have been revoked unheard,
-// while it connected or reconnected. When the connection fails it
+// calls l.Reset: tokens cached before then may have been revoked unheard,
+// while it connected or reconnected. Every caddyoauth.HeardInterval it
+// pings the server on that connection and, once the answer comes, calls
+// l.Heard with the time it sent the ping (see listen). When the
+// connection fails, or a ping goes unanswered for 5 seconds, it
 // reconnects, with a backoff. It returns nil when ctx ends.
-func (s *Store) WatchRevocations(ctx context.Context, onRevoke func(hashes []string), onReset func()) error {
+func (s *Store) WatchRevocations(ctx context.Context, l caddyoauth.RevocationListener) error {
 	if s.listen == nil {
 		return errors.New("postgres token store: watching revocations: the store is not provisioned")
 	}
-	heartbeat := cmp.Or(s.heartbeat, defaultHeartbeat)
 	delay := minReconnectDelay
 	missed := false // whether notifications may have been missed
 	for {
 		listening := false
-		err := listen(ctx, s.listen, heartbeat, onRevoke, func() {
+		err := s.listenOnce(ctx, l, func() {
 			listening = true
 			if missed {
 				s.logger.Info("revocation watcher listens again; dropping cached tokens")
 			}
-			onReset()
+			l.Reset()
 		})
 		if ctx.Err() != nil {
 			return nil
@@ -72,12 +73,30 @@ func (s *Store) WatchRevocations(ctx context.Context, onRevoke func(hashes []str
 	}
 }
 
-// listen connects with cfg, listens on the revocation channel, calls
-// onListening, then passes the hashes of every notification to onRevoke
-// until the connection fails or ctx ends. It pings the server after every
-// heartbeat without a notification.
-func listen(ctx context.Context, cfg *pgx.ConnConfig, heartbeat time.Duration, onRevoke func([]string), onListening func()) error {
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+// listenOnce connects, listens on the revocation channel, calls
+// onListening, then reports to l until the connection fails or ctx ends.
+//
+// Notifications reach l.Revoked through the connection's OnNotification,
+// which pgconn calls while it reads from the connection, in the goroutine
+// reading: so once a ping returns, every notification that the server sent
+// before its answer has been passed to l.Revoked. And the server sends
+// every notification committed before the ping came before the answer: the
+// committing backend signals the listening one before its COMMIT returns,
+// and the listening one, idle, sends what it was signalled at once or, at
+// the latest, before the ReadyForQuery that ends the ping (see
+// ProcessClientReadInterrupt and the notifyInterruptPending check before
+// ReadyForQuery in PostgreSQL's postgres.c). Hence l.Heard(start), start
+// taken before the ping was sent.
+func (s *Store) listenOnce(ctx context.Context, l caddyoauth.RevocationListener, onListening func()) error {
+	cfg := s.listen.Config.Copy()
+	cfg.OnNotification = func(_ *pgconn.PgConn, n *pgconn.Notification) {
+		if hashes := parsePayload(n.Payload); n.Channel == revocationChannel && len(hashes) > 0 {
+			l.Revoked(hashes)
+		}
+	}
+	connectCtx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	conn, err := pgconn.ConnectConfig(connectCtx, cfg)
 	if err != nil {
 		return err
 	}
@@ -86,29 +105,32 @@ func listen(ctx context.Context, cfg *pgx.ConnConfig, heartbeat time.Duration, o
 		defer cancel()
 		_ = conn.Close(ctx)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+revocationChannel); err != nil {
+	if err := conn.Exec(connectCtx, "LISTEN "+revocationChannel).Close(); err != nil {
 		return err
 	}
 	onListening()
+
+	interval := cmp.Or(s.heardInterval, caddyoauth.HeardInterval)
+	timeout := cmp.Or(s.pingTimeout, defaultPingTimeout)
 	for {
-		waitCtx, cancel := context.WithTimeout(ctx, heartbeat)
-		n, err := conn.WaitForNotification(waitCtx)
+		start := time.Now()
+		pingCtx, cancel := context.WithTimeout(ctx, timeout)
+		err := conn.Ping(pingCtx)
 		cancel()
-		switch {
-		case err == nil:
-			if hashes := parsePayload(n.Payload); n.Channel == revocationChannel && len(hashes) > 0 {
-				onRevoke(hashes)
-			}
-		case ctx.Err() != nil:
+		if err != nil {
+			return fmt.Errorf("pinging: %w", err)
+		}
+		l.Heard(start)
+		// Until the next ping, pass on notifications as they come.
+		waitCtx, cancel := context.WithDeadline(ctx, start.Add(interval))
+		for err == nil {
+			err = conn.WaitForNotification(waitCtx)
+		}
+		cancel()
+		if ctx.Err() != nil {
 			return ctx.Err()
-		case pgconn.Timeout(err):
-			pingCtx, cancel := context.WithTimeout(ctx, pingTimeout)
-			err = conn.Ping(pingCtx)
-			cancel()
-			if err != nil {
-				return err
-			}
-		default:
+		}
+		if !pgconn.Timeout(err) {
 			return err
 		}
 	}

@@ -4,16 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
+	"github.com/caddy-oauth/caddy-oauth/internal/testproxy"
 	"github.com/caddy-oauth/caddy-oauth/storage/storagetest"
 )
 
@@ -32,24 +31,92 @@ func nodes(t *testing.T, urlA, urlB string) (a, b *Store, nameB string) {
 	return a, b, nameB
 }
 
-// watch is a running WatchRevocations.
+// watch is a running WatchRevocations and what it has reported.
 type watch struct {
-	revoked chan []string // the hashes of each onRevoke
-	resets  atomic.Int32  // how many times onReset was called
-	reset   chan struct{} // a value per onReset
+	mu      sync.Mutex
+	events  []event // every call of the listener, in order
+	revoked int     // how many of the Revoked events expectRevoked took
+}
+
+// event is one call of the watcher's listener.
+type event struct {
+	at     time.Time // when the call came
+	kind   string    // "revoked", "reset" or "heard"
+	hashes []string  // the argument of Revoked
+	t      time.Time // the argument of Heard
+}
+
+// add records e, called now.
+func (w *watch) add(e event) {
+	e.at = time.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.events = append(w.events, e)
+}
+
+// log returns the events so far.
+func (w *watch) log() []event {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.events)
+}
+
+// count returns how many events of the kind came so far.
+func (w *watch) count(kind string) int {
+	n := 0
+	for _, e := range w.log() {
+		if e.kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// next waits up to d for an event of the kind at index from or later, and
+// returns its index.
+func (w *watch) next(t *testing.T, kind string, from int, d time.Duration) int {
+	t.Helper()
+	for deadline := time.Now().Add(d); ; time.Sleep(time.Millisecond) {
+		log := w.log()
+		for i := from; i < len(log); i++ {
+			if log[i].kind == kind {
+				return i
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s call within %v", kind, d)
+		}
+	}
+}
+
+// nodesBehindProxy returns the stores of two nodes as nodes does, B's
+// connections going through a testproxy to the server.
+func nodesBehindProxy(t *testing.T) (a, b *Store, p *testproxy.Proxy) {
+	t.Helper()
+	u, err := url.Parse(testURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = testproxy.Start(t, u.Host)
+	u.Host = p.Addr()
+	a, b, _ = nodes(t, testURL(), u.String())
+	return a, b, p
 }
 
 // startWatch runs s.WatchRevocations until the end of the test, when it
-// must return nil, and waits until it has subscribed.
+// must return nil, and waits until it has subscribed. Then it checks that
+// each Heard's t was not in the future and did not go back.
 func startWatch(t *testing.T, s *Store) *watch {
 	t.Helper()
-	w := &watch{revoked: make(chan []string, 100), reset: make(chan struct{}, 10)}
+	w := new(watch)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- s.WatchRevocations(ctx,
-			func(hashes []string) { w.revoked <- hashes },
-			func() { w.resets.Add(1); w.reset <- struct{}{} })
+		done <- s.WatchRevocations(ctx, caddyoauth.RevocationListener{
+			Revoked: func(hashes []string) { w.add(event{kind: "revoked", hashes: hashes}) },
+			Reset:   func() { w.add(event{kind: "reset"}) },
+			Heard:   func(t time.Time) { w.add(event{kind: "heard", t: t}) },
+		})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -61,17 +128,25 @@ func startWatch(t *testing.T, s *Store) *watch {
 		case <-time.After(2 * time.Second):
 			t.Errorf("WatchRevocations did not return after its context ended")
 		}
+		var last time.Time
+		for _, e := range w.log() {
+			if e.kind != "heard" {
+				continue
+			}
+			if e.t.After(e.at) {
+				t.Errorf("Heard(%v) was called earlier, at %v", e.t, e.at)
+			}
+			if e.t.Before(last) {
+				t.Errorf("Heard(%v) came after Heard(%v)", e.t, last)
+			}
+			last = e.t
+		}
 	})
 	waitFor(t, "the watcher's subscription", func() bool {
 		n, err := admin(t).PubSubNumSub(context.Background(), s.channel()).Result()
 		return err == nil && n[s.channel()] == 1
 	})
-	select {
-	case <-w.reset: // every subscription resets, the first included
-		w.resets.Add(-1)
-	case <-time.After(2 * time.Second):
-		t.Fatal("onReset not called on the first subscription")
-	}
+	w.next(t, "reset", 0, 2*time.Second) // every subscription resets, the first included
 	return w
 }
 
@@ -87,20 +162,29 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // expectRevoked waits up to a second for w to receive exactly the hashes
-// want, and returns in how many calls of onRevoke they came.
+// want in calls of Revoked that no expectRevoked took yet, and returns in
+// how many calls they came.
 func (w *watch) expectRevoked(t *testing.T, want []string) int {
 	t.Helper()
 	var got []string
 	calls := 0
-	timeout := time.After(time.Second)
-	for len(got) < len(want) {
-		select {
-		case hashes := <-w.revoked:
-			got = append(got, hashes...)
-			calls++
-		case <-timeout:
+	for deadline := time.Now().Add(time.Second); len(got) < len(want); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
 			t.Fatalf("within 1s the watcher received %d of %d revoked hashes", len(got), len(want))
 		}
+		w.mu.Lock()
+		seen := 0
+		for _, e := range w.events {
+			if e.kind != "revoked" {
+				continue
+			}
+			if seen++; seen > w.revoked {
+				got = append(got, e.hashes...)
+				calls++
+				w.revoked++
+			}
+		}
+		w.mu.Unlock()
 	}
 	slices.Sort(got)
 	if want = slices.Sorted(slices.Values(want)); !slices.Equal(got, want) {
@@ -242,20 +326,21 @@ func TestRevocationsReachOtherNode(t *testing.T) {
 			revoke(t, a, fam, nil)
 		})
 	}
-	if n := w.resets.Load(); n != 0 {
-		t.Fatalf("onReset was called %d times without a reconnect", n)
+	if n := w.count("reset"); n != 1 {
+		t.Fatalf("Reset was called %d times without a reconnect, want 1", n)
 	}
 }
 
 // TestWatchReconnect kills the connection of node B's watcher: go-redis
-// reconnects and subscribes again, and the watcher calls onReset, since it
-// may have missed revocations; later ones still arrive.
+// reconnects and subscribes again, and the watcher calls Reset, since it
+// may have missed revocations; Heard resumes, and later revocations
+// arrive.
 func TestWatchReconnect(t *testing.T) {
 	a, b, nameB := nodes(t, testURL(), testURL())
 	w := startWatch(t, b)
 	ctx := context.Background()
-	if n := w.resets.Load(); n != 0 {
-		t.Fatalf("onReset was called %d more times on the first subscription", n)
+	if n := w.count("reset"); n != 1 {
+		t.Fatalf("Reset was called %d times on the first subscription, want 1", n)
 	}
 
 	list, err := admin(t).ClientList(ctx).Result()
@@ -272,20 +357,18 @@ func TestWatchReconnect(t *testing.T) {
 	if len(ids) != 1 {
 		t.Fatalf("found %d subscribed connections named %s, want 1", len(ids), nameB)
 	}
+	n := len(w.log())
 	if err := admin(t).Do(ctx, "CLIENT", "KILL", "ID", ids[0]).Err(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-w.reset:
-	case <-time.After(2 * time.Second):
-		t.Fatal("onReset was not called within 2s of the connection's end")
-	}
+	reset := w.next(t, "reset", n, 2*time.Second)
+	w.next(t, "heard", reset+1, 3*caddyoauth.HeardInterval)
 
 	fam, hashes := family(t, a, "after-reconnect", 3, 0)
 	revoke(t, a, fam, hashes)
 	w.expectRevoked(t, hashes)
-	if n := w.resets.Load(); n != 1 {
-		t.Fatalf("onReset was called %d times, want 1", n)
+	if n := w.count("reset"); n != 2 {
+		t.Fatalf("Reset was called %d times, want 2", n)
 	}
 }
 
@@ -300,118 +383,52 @@ func clientFields(line string) map[string]string {
 }
 
 // TestWatchDeadConnection stalls the connection of node B's watcher without
-// closing it, as a lost network or a dead server does: the watcher notices
-// that its ping is not answered, subscribes on a new connection and calls
-// onReset; later revocations arrive.
+// closing it, as a lost network or a dead server does. No Heard vouches
+// for a time after the stall; the watcher notices that its pings are not
+// answered, subscribes on a new connection and calls Reset; then Heard
+// resumes, and later revocations arrive.
 func TestWatchDeadConnection(t *testing.T) {
 	// Restored after the watcher, started later, has stopped.
-	old := pingInterval
-	t.Cleanup(func() { pingInterval = old })
-	pingInterval = 100 * time.Millisecond
+	old := deadAfter
+	t.Cleanup(func() { deadAfter = old })
+	deadAfter = 500 * time.Millisecond
 
-	u, err := url.Parse(testURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := startProxy(t, u.Host)
-	u.Host = p.addr()
-	a, b, _ := nodes(t, testURL(), u.String())
+	a, b, p := nodesBehindProxy(t)
 	w := startWatch(t, b)
 
-	time.Sleep(3 * pingInterval) // pings are answered: nothing happens
-	if n := w.resets.Load(); n != 0 {
-		t.Fatalf("onReset was called %d times on a live connection", n)
+	time.Sleep(2 * deadAfter) // pings are answered: nothing happens
+	if n := w.count("reset"); n != 1 {
+		t.Fatalf("Reset was called %d times on a live connection, want 1", n)
 	}
-	p.stall()
-	select {
-	case <-w.reset:
-	case <-time.After(2 * time.Second):
-		t.Fatal("onReset was not called within 2s of the connection stalling")
+	if w.count("heard") == 0 {
+		t.Fatalf("Heard was not called in %v on a live connection", 2*deadAfter)
 	}
+	n := len(w.log())
+	p.Stall()
+	stalled := time.Now() // a ping sent after this is never answered
+
+	reset := w.next(t, "reset", n, 2*time.Second)
+	log := w.log()
+	for _, e := range log[n:reset] {
+		if e.kind == "heard" && e.t.After(stalled) {
+			t.Errorf("Heard(%v) before the new subscription vouches for a time after the stall, at %v", e.t, stalled)
+		}
+	}
+	// The first ping unanswered goes out within a HeardInterval of the
+	// stall; the watcher checks whether it is deadAfter old every
+	// HeardInterval, just before it pings, and a little slack.
+	if d, most := log[reset].at.Sub(stalled), deadAfter+4*caddyoauth.HeardInterval; d > most {
+		t.Errorf("the watcher took %v to subscribe again, want at most %v", d, most)
+	}
+	heard := w.next(t, "heard", reset+1, 3*caddyoauth.HeardInterval)
+	if e := w.log()[heard]; !e.t.After(stalled) {
+		t.Errorf("the first Heard after subscribing again is for %v, before the stall at %v", e.t, stalled)
+	}
+
 	fam, hashes := family(t, a, "after-stall", 2, 0)
 	revoke(t, a, fam, hashes)
 	w.expectRevoked(t, hashes)
-	if n := w.resets.Load(); n != 1 {
-		t.Fatalf("onReset was called %d times, want 1", n)
-	}
-}
-
-// proxy forwards TCP connections to a server until stall makes the
-// connections open so far swallow everything, both ways, without closing.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu      sync.Mutex
-	conns   []net.Conn
-	stalled []*atomic.Bool
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target}
-	go p.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-	})
-	return p
-}
-
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-func (p *proxy) serve() {
-	for {
-		down, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			down.Close()
-			continue
-		}
-		stalled := new(atomic.Bool)
-		p.mu.Lock()
-		p.conns = append(p.conns, down, up)
-		p.stalled = append(p.stalled, stalled)
-		p.mu.Unlock()
-		go forward(up, down, stalled)
-		go forward(down, up, stalled)
-	}
-}
-
-// forward copies from src to dst until either closes, dropping what it
-// reads while stalled.
-func forward(dst, src net.Conn, stalled *atomic.Bool) {
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !stalled.Load() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// stall makes every connection open so far swallow what it carries.
-func (p *proxy) stall() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, s := range p.stalled {
-		s.Store(true)
+	if n := w.count("reset"); n != 2 {
+		t.Fatalf("Reset was called %d times, want 2", n)
 	}
 }

@@ -543,6 +543,19 @@ func TestHeardAfterRevoked(t *testing.T) {
 	}
 }
 
+// provisionBehindProxy returns the store of node on db, as provision
+// does, its connections going through a testproxy to the server.
+func provisionBehindProxy(t *testing.T, db *testDB, node string) (*Store, *testproxy.Proxy) {
+	t.Helper()
+	p := testproxy.Start(t, net.JoinHostPort(db.url.Hostname(), cmp.Or(db.url.Port(), "5432")))
+	u, err := url.Parse(db.dsn(node))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = p.Addr()
+	return provision(t, u.String()), p
+}
+
 // TestWatcherSilentDeath has the watcher's connection swallow everything
 // without closing, as a lost network or a frozen server does: Heard
 // confirms no time after that; once a ping goes unanswered for the ping
@@ -551,13 +564,7 @@ func TestWatcherSilentDeath(t *testing.T) {
 	t.Parallel()
 	db := newTestDB(t)
 	a := provision(t, db.dsn("a"))
-	p := testproxy.Start(t, net.JoinHostPort(db.url.Hostname(), cmp.Or(db.url.Port(), "5432")))
-	u, err := url.Parse(db.dsn("b"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Host = p.Addr()
-	b := provision(t, u.String())
+	b, p := provisionBehindProxy(t, db, "b")
 	b.pingTimeout = 500 * time.Millisecond
 	w := watch(t, db, b)
 	w.await(t, 0, time.Second, "Heard through the proxy", heardAfter(time.Time{}))
@@ -604,4 +611,39 @@ func TestParsePayload(t *testing.T) {
 			t.Errorf("parsePayload(%.20q) = %v, want %v", tt.payload, got, tt.want)
 		}
 	}
+}
+
+// TestStalledServerFailsFast has the store's connections swallow
+// everything without closing, as a lost network or a frozen server does:
+// every operation fails within the statement timeout instead of waiting
+// for TCP to notice.
+func TestStalledServerFailsFast(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	s, p := provisionBehindProxy(t, db, "a")
+	s.statementTimeout = 300 * time.Millisecond
+	hashes := saveFamily(t, s, "before", 1)
+	ctx := context.Background()
+	ops := []struct {
+		name string
+		do   func() error
+	}{
+		{"SaveTokens", func() error { return s.SaveTokens(ctx, storagetest.Record("stalled", "", storagetest.Base)) }},
+		{"GetToken", func() error { _, err := s.GetToken(ctx, hashes[0]); return err }},
+		{"ConsumeToken", func() error { _, err := s.ConsumeToken(ctx, hashes[0], time.Now()); return err }},
+		{"RevokeFamily", func() error { _, err := s.RevokeFamily(ctx, "before"); return err }},
+	}
+	for _, op := range ops {
+		// The pool's idle connection, which op will take, stalls.
+		if _, err := s.GetToken(ctx, hashes[0]); err != nil {
+			t.Fatal(err)
+		}
+		p.Stall()
+		start := time.Now()
+		err := op.do()
+		if took := time.Since(start); err == nil || took > 3*s.statementTimeout {
+			t.Errorf("%s on a stalled server: %v after %v; want an error within the statement timeout (%v)", op.name, err, took, s.statementTimeout)
+		}
+	}
+	p.Close() // so that the pool's closing of the stalled connections ends at once
 }

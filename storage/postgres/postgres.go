@@ -43,6 +43,9 @@ type Store struct {
 	// The revocation watcher's interval between pings and ping timeout,
 	// shortened by tests; 0: caddyoauth.HeardInterval, defaultPingTimeout.
 	heardInterval, pingTimeout time.Duration
+	// statementTimeout bounds each statement, shortened by tests; 0:
+	// defaultStatementTimeout.
+	statementTimeout time.Duration
 }
 
 // CaddyModule returns the Caddy module information.

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -21,6 +22,22 @@ const maxInsertRows = 1000
 // uniqueViolation is the SQLSTATE of a duplicate key.
 const uniqueViolation = "23505"
 
+// Bounds on the store's statements. pgx waits for an answer as long as
+// its context allows, and a server or a network that stops answering
+// without closing the connection (a lost network, a frozen server) would
+// hold the request, and the pool's connection, for as long as TCP takes to
+// notice, minutes. A statement that runs out of time fails (the request
+// gets a 503) and its connection is closed.
+const (
+	defaultStatementTimeout = 5 * time.Second
+	sweepTimeout            = time.Minute
+)
+
+// bounded returns ctx bounded by the statement timeout.
+func (s *Store) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, cmp.Or(s.statementTimeout, defaultStatementTimeout))
+}
+
 // execer runs a statement: the pool, or a transaction.
 type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
@@ -32,6 +49,8 @@ func (s *Store) SaveTokens(ctx context.Context, records ...*caddyoauth.TokenReco
 	if len(records) == 0 {
 		return ctx.Err()
 	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	args := make([]any, 0, len(records)*numColumns)
 	for _, r := range records {
 		var err error
@@ -69,6 +88,8 @@ func (s *Store) GetToken(ctx context.Context, hash string) (*caddyoauth.TokenRec
 	if !ok {
 		return nil, caddyoauth.ErrNotFound
 	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	rec, err := s.get(ctx, key)
 	if err != nil && !errors.Is(err, caddyoauth.ErrNotFound) {
 		return nil, fmt.Errorf("postgres token store: reading token: %w", err)
@@ -99,6 +120,8 @@ func (s *Store) ConsumeToken(ctx context.Context, hash string, now time.Time) (*
 	if !ok {
 		return nil, caddyoauth.ErrNotFound
 	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	rec, err := scanRecord(s.db.pool.QueryRow(ctx,
 		"UPDATE caddy_oauth_tokens SET used_at = $2 WHERE hash = $1 AND used_at IS NULL AND NOT revoked RETURNING "+columns,
 		key, nanos(now)))
@@ -131,6 +154,8 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) ([]string, er
 	if familyID == "" {
 		return nil, ctx.Err() // records without a family are in none
 	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	var hashes []string
 	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, // CollectRows returns the error of Query
@@ -157,6 +182,8 @@ func (s *Store) Sweep(ctx context.Context, before time.Time) (int, error) {
 	if before.IsZero() {
 		return 0, ctx.Err() // nothing expired before the zero time
 	}
+	ctx, cancel := context.WithTimeout(ctx, sweepTimeout)
+	defer cancel()
 	// A NULL expiry is the zero time, before any other.
 	tag, err := s.db.pool.Exec(ctx,
 		"DELETE FROM caddy_oauth_tokens WHERE expires_at < $1 OR expires_at IS NULL", nanos(before))

@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The response types of the authorization endpoint (RFC 6749 §3.1.1).
@@ -55,6 +57,15 @@ type authorizeRequest struct {
 
 // state returns the state parameter, to be returned byte for byte.
 func (req *authorizeRequest) state() string { return req.params.Get("state") }
+
+// survivesForms reports whether s comes back unchanged from a hidden field
+// of the pages: valid UTF-8 without control characters. Browsers rewrite
+// line breaks in the forms they submit and replace invalid UTF-8, and the
+// state must return byte for byte; RFC 6749 (Appendix A.5) allows only
+// printable ASCII anyway.
+func survivesForms(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
+}
 
 // fragment reports whether the response goes in the redirect URI's
 // fragment (the implicit grant, RFC 6749 §4.2.2) rather than its query.
@@ -144,6 +155,9 @@ func (a *App) validateAuthorize(params url.Values, repeated []string) (*authoriz
 	}
 	if len(repeated) > 0 {
 		return fail(CodeInvalidRequest, "the parameter "+repeated[0]+" is repeated")
+	}
+	if !survivesForms(req.state()) {
+		return fail(CodeInvalidRequest, "the state must be text without control characters")
 	}
 	switch req.responseType {
 	case "":

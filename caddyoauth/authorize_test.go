@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -1150,5 +1151,24 @@ func TestAuthorizeApprovalIsForTheUserShown(t *testing.T) {
 	}
 	if rec.UserID != "bob" {
 		t.Fatalf("the code is for %q, want bob", rec.UserID)
+	}
+}
+
+// TestAuthorizeStateAFormWouldAlter refuses a state that the sign-in and
+// consent forms would not carry back unchanged, and returns it to the
+// client byte for byte with the error.
+func TestAuthorizeStateAFormWouldAlter(t *testing.T) {
+	f := newAuthorizeFixture(t, nil)
+	_, challenge := pkce("v")
+	for _, state := range []string{"a\nb", "a\r\nb", "a\x00b", "tab\there", "del\x7f", "\xff\xfe", "c1\u0085"} {
+		t.Run(strconv.Quote(state), func(t *testing.T) {
+			b := newBrowser(t, f)
+			w := b.getRaw("response_type=code&client_id=spa&redirect_uri=" + url.QueryEscape(spaRedirect) +
+				"&code_challenge_method=S256&code_challenge=" + challenge + "&state=" + url.QueryEscape(state))
+			params := responseParams(t, location(t, w))
+			if params.Get("error") != "invalid_request" || params.Get("state") != state {
+				t.Fatalf("error %q, state %q; want invalid_request and the state as sent", params.Get("error"), params.Get("state"))
+			}
+		})
 	}
 }

@@ -121,11 +121,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, req *authorizeRe
 	if err := a.endSession(r.Context(), r); err != nil {
 		return s.authorizeFault(w, r, req, err)
 	}
-	token, err := a.newSession(r.Context(), user)
+	cookie, err := a.newSession(r.Context(), user)
 	if err != nil {
 		return s.authorizeFault(w, r, req, err)
 	}
-	a.setSessionCookie(w, r, token)
+	a.setSessionCookie(w, r, cookie)
 	return s.restart(w, r, req)
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -600,7 +601,7 @@ func TestAuthorizeSession(t *testing.T) {
 		session.MaxAge != 600 || !strings.HasPrefix(session.Value, caddyoauth.SessionPrefix) {
 		t.Fatalf("session cookie %+v", session)
 	}
-	rec, err := f.app.Store().GetToken(context.Background(), caddyoauth.HashToken(session.Value))
+	rec, err := f.app.Store().GetToken(context.Background(), sessionHash(session.Value))
 	if err != nil || rec.Kind != caddyoauth.KindSession || rec.UserID != "alice" {
 		t.Fatalf("session record %+v %v", rec, err)
 	}
@@ -636,7 +637,7 @@ func TestAuthorizeSession(t *testing.T) {
 	}
 	// Expired sessions are swept like every other record.
 	f.app.Sweep(context.Background())
-	if _, err := f.app.Store().GetToken(context.Background(), caddyoauth.HashToken(session.Value)); !errors.Is(err, caddyoauth.ErrNotFound) {
+	if _, err := f.app.Store().GetToken(context.Background(), sessionHash(session.Value)); !errors.Is(err, caddyoauth.ErrNotFound) {
 		t.Fatalf("expired session after a sweep: %v", err)
 	}
 
@@ -912,6 +913,13 @@ func (b *browser) sessionOf() string {
 	return ""
 }
 
+// sessionHash returns the store key of the session whose cookie holds
+// value: the hash of the token before the dot.
+func sessionHash(value string) string {
+	token, _, _ := strings.Cut(value, ".")
+	return caddyoauth.HashToken(token)
+}
+
 // withSession returns a browser of its own that presents token as its
 // session cookie, as one who copied the cookie would.
 func withSession(t *testing.T, f *fixture, token string) *browser {
@@ -923,7 +931,7 @@ func withSession(t *testing.T, f *fixture, token string) *browser {
 // wantSessionEnded checks that the session token signs no one in any more.
 func wantSessionEnded(t *testing.T, f *fixture, token string) {
 	t.Helper()
-	rec, err := f.app.Store().GetToken(context.Background(), caddyoauth.HashToken(token))
+	rec, err := f.app.Store().GetToken(context.Background(), sessionHash(token))
 	if err != nil || !rec.Revoked {
 		t.Errorf("the old session record: %+v %v, want it revoked", rec, err)
 	}
@@ -937,7 +945,7 @@ func TestAuthorizeSignInEndsTheOldSession(t *testing.T) {
 		b := newBrowser(t, f)
 		wantPage(t, b.follow(b.signIn(b.get(spaQuery("1")), "alice", "alice-pw")), "consent")
 		alice := b.sessionOf()
-		rec, err := f.app.Store().GetToken(context.Background(), caddyoauth.HashToken(alice))
+		rec, err := f.app.Store().GetToken(context.Background(), sessionHash(alice))
 		if err != nil || rec.FamilyID == "" {
 			t.Fatalf("a session record without a family of its own: %+v %v", rec, err)
 		}
@@ -1171,4 +1179,42 @@ func TestAuthorizeStateAFormWouldAlter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAuthorizeSessionEndsWhenThePasswordChanges signs alice in, then
+// presents her session cookie to the app of a new config (a reload, or
+// another node) on the same store: with her password hash changed, the
+// session signs no one in; with it unchanged, it still does.
+func TestAuthorizeSessionEndsWhenThePasswordChanges(t *testing.T) {
+	storage := json.RawMessage(`{"backend":"bbolt","path":` + strconv.Quote(filepath.Join(t.TempDir(), "oauth.db")) + `}`)
+	onStore := func(newHash string) func(*caddyoauth.App) {
+		return func(a *caddyoauth.App) {
+			a.StorageRaw = storage
+			if newHash != "" {
+				a.Users[0].PasswordHash = newHash
+			}
+		}
+	}
+	f := newAuthorizeFixture(t, onStore(""))
+	b := newBrowser(t, f)
+	wantPage(t, b.follow(b.signIn(b.get(spaQuery("1")), "alice", "alice-pw")), "consent")
+	cookie := b.sessionOf()
+
+	for _, tc := range []struct {
+		name    string
+		newHash string
+		want    string
+	}{
+		{"password unchanged", f.app.Users[0].PasswordHash, "consent"},
+		{"password changed", apptest.PasswordHash(t, "alice-new-pw"), "login"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reloaded := newAuthorizeFixture(t, onStore(tc.newHash))
+			wantPage(t, withSession(t, reloaded, cookie).get(spaQuery("2")), tc.want)
+		})
+	}
+	// A cookie whose binding was tampered with signs no one in either.
+	token, _, _ := strings.Cut(cookie, ".")
+	wantPage(t, withSession(t, f, token+".AAAAAAAAAAAAAAAAAAAAAA").get(spaQuery("3")), "login")
+	wantPage(t, withSession(t, f, token).get(spaQuery("4")), "login")
 }

@@ -290,7 +290,7 @@ func (a *App) Start() error {
 		// listen (the first time, and after a reconnect).
 		a.cache.Watch()
 		l := RevocationListener{Revoked: a.cache.Evict, Reset: a.cache.Purge, Heard: a.cache.Heard}
-		a.sweeping.Add(1)
+		a.sweeping.Add(2)
 		go func() {
 			defer a.sweeping.Done()
 			err := w.WatchRevocations(ctx, l)
@@ -298,8 +298,39 @@ func (a *App) Start() error {
 				a.logger.Error("watching revocations stopped", zap.Error(err))
 			}
 		}()
+		go a.logWatcherSilence(ctx)
 	}
 	return nil
+}
+
+// logWatcherSilence logs when the revocation watcher falls silent, so that
+// this node validates every token against the store, and when it is heard
+// again. A watcher still connecting at start is given startupGrace.
+func (a *App) logWatcherSilence(ctx context.Context) {
+	defer a.sweeping.Done()
+	const startupGrace = 5 * time.Second
+	started := time.Now()
+	ticker := time.NewTicker(RevocationDelay / 4)
+	defer ticker.Stop()
+	heard, warned := false, false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		fresh := a.cache.fresh()
+		switch {
+		case !fresh && !warned && (heard || time.Since(started) >= startupGrace):
+			a.logger.Warn("the revocation watcher has not heard the store for over a second; validating every token against the store until it does",
+				zap.Duration("revocation_delay", RevocationDelay))
+			warned = true
+		case fresh && warned:
+			a.logger.Info("the revocation watcher hears the store again; serving cached tokens")
+			warned = false
+		}
+		heard = heard || fresh
+	}
 }
 
 // Stop ends the background work started by Start.

@@ -3,6 +3,8 @@ package caddyoauth
 import (
 	"context"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // SetClock replaces the app's clock, for tests of expiry.
@@ -21,6 +23,9 @@ func BearerFor(a *App, scopes ...string) *Bearer {
 	b.scopeList = joinScopes(scopes)
 	return b
 }
+
+// SetLogger replaces the app's logger.
+func (a *App) SetLogger(l *zap.Logger) { a.logger = l }
 
 // SetStore replaces the app's store, for fault injection.
 func (a *App) SetStore(s Store) { a.store = s }

@@ -3,10 +3,14 @@ package caddyoauth_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
 	"github.com/caddy-oauth/caddy-oauth/storage/memory"
@@ -114,4 +118,67 @@ func TestSilentWatcherStopsTheCache(t *testing.T) {
 	if _, _, err := f.app.Validate(ctx, tok.AccessToken); !errors.Is(err, caddyoauth.ErrInvalidToken) {
 		t.Fatalf("a token revoked elsewhere still passes %v after the watcher fell silent: %v", caddyoauth.RevocationDelay, err)
 	}
+}
+
+// scriptedStore is a shared store whose revocation watcher listens and
+// confirms that it hears everything whenever the test sends it a time.
+type scriptedStore struct {
+	*memory.Store
+	heard chan time.Time
+}
+
+func init() { caddy.RegisterModule(new(scriptedStore)) }
+
+func (*scriptedStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "oauth.storage.test_scripted_watcher",
+		New: func() caddy.Module { return &scriptedStore{memory.New(), make(chan time.Time)} },
+	}
+}
+
+func (s *scriptedStore) WatchRevocations(ctx context.Context, l caddyoauth.RevocationListener) error {
+	l.Reset()
+	for {
+		select {
+		case t := <-s.heard:
+			l.Heard(t)
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// TestWatcherSilenceIsLogged checks that the node warns once its watcher
+// has been silent for RevocationDelay, and says when it is heard again.
+func TestWatcherSilenceIsLogged(t *testing.T) {
+	f := newFixtureOn(t, `{"backend":"test_scripted_watcher"}`)
+	core, logs := observer.New(zapcore.InfoLevel)
+	f.app.SetLogger(zap.New(core))
+	if err := f.app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.app.Stop() })
+	watcher := f.app.Store().(*scriptedStore)
+
+	waitForLog := func(level zapcore.Level, within time.Duration) time.Time {
+		t.Helper()
+		for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			for _, e := range logs.All() {
+				if e.Level == level && strings.Contains(e.Message, "revocation watcher") {
+					logs.TakeAll()
+					return time.Now()
+				}
+			}
+		}
+		t.Fatalf("no %s log about the revocation watcher within %v; logs: %v", level, within, logs.All())
+		return time.Time{}
+	}
+
+	heard := time.Now()
+	watcher.heard <- heard
+	if warned := waitForLog(zapcore.WarnLevel, 3*time.Second); warned.Sub(heard) < caddyoauth.RevocationDelay {
+		t.Fatalf("warned %v after the watcher was heard, before RevocationDelay", warned.Sub(heard))
+	}
+	watcher.heard <- time.Now()
+	waitForLog(zapcore.InfoLevel, time.Second)
 }

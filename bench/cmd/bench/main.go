@@ -42,6 +42,7 @@ type options struct {
 	redis        string // URL of the stores benchmark's Redis server
 	keep         bool
 	timeout      time.Duration
+	serverCPUs   string // taskset's CPU list for every server; "" for no pinning
 }
 
 func parseFlags() options {
@@ -65,6 +66,7 @@ func parseFlags() options {
 	flag.StringVar(&o.redis, "redis", "redis://127.0.0.1:6379/0", "Redis server of the stores benchmark (it uses and then removes a key prefix of its own)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, Caddyfiles, databases)")
 	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "hard limit on the whole run")
+	flag.StringVar(&o.serverCPUs, "server-cpus", "", "run every server on these CPUs (a taskset list such as 1 or 2-3), apart from the load generator: start the run itself pinned elsewhere, e.g. taskset -c 0 bench/run.sh -server-cpus 1")
 	flag.Parse()
 	if o.quick {
 		o.run = runConfig{Rounds: 2, Duration: 2 * time.Second, Warmup: 300 * time.Millisecond, Conns: o.run.Conns}
@@ -115,7 +117,7 @@ func run(o options) error {
 	}
 
 	// Servers get a home of their own, so Caddy writes nothing outside dir.
-	ps := &procs{dir: dir, env: append(os.Environ(),
+	ps := &procs{dir: dir, cpus: o.serverCPUs, env: append(os.Environ(),
 		"HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))}
 	defer ps.stopAll()
 
@@ -131,6 +133,9 @@ func run(o options) error {
 
 	rep := newReport(o.run, strings.TrimSpace("bench/run.sh "+strings.Join(os.Args[1:], " ")))
 	rep.Plugin = pluginVersion(o.src)
+	if o.serverCPUs != "" {
+		rep.note("servers pinned to CPUs %s (taskset); this run, and so the load generator, on CPUs %s", o.serverCPUs, allowedCPUs())
+	}
 	rep.note("bcrypt cost %d for the user's password (caddy-oauth password grant, basic_auth) and fosite's client secret; caddy-oauth's client uses a plain `secret` (compared by SHA-256), go-oauth2 and the fosite/go-oauth2 users compare plain text.", o.bcryptCost)
 	if slices.Contains(want, "gate") || slices.Contains(want, "scale") {
 		if _, err := e.upstreamPort(ctx); err != nil {

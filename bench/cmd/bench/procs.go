@@ -17,6 +17,7 @@ import (
 // procs starts the servers of a run and stops every one of them at the end.
 type procs struct {
 	dir  string // log files go here
+	cpus string // if set, taskset's CPU list for every process started
 	env  []string
 	mu   sync.Mutex
 	list []*proc
@@ -30,8 +31,15 @@ type proc struct {
 	done chan struct{}
 }
 
-// start runs bin with args in its own process group, logging to dir/name.log.
+// start runs bin with args in its own process group, logging to dir/name.log,
+// on the CPUs of ps.cpus if set.
 func (ps *procs) start(name, bin string, args ...string) (*proc, error) {
+	if ps.cpus != "" {
+		// taskset execs bin: the process, and every thread it makes,
+		// keeps the CPUs; Go sizes GOMAXPROCS to them.
+		args = append([]string{"-c", ps.cpus, bin}, args...)
+		bin = "taskset"
+	}
 	logPath := filepath.Join(ps.dir, name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -55,6 +63,21 @@ func (ps *procs) start(name, bin string, args ...string) (*proc, error) {
 	ps.list = append(ps.list, p)
 	ps.mu.Unlock()
 	return p, nil
+}
+
+// allowedCPUs returns the CPUs this process may run on, as the kernel
+// lists them, or "?" if it cannot tell.
+func allowedCPUs() string {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
 }
 
 // stop ends one process group: SIGTERM, then SIGKILL after a grace period.

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-oauth/caddy-oauth/caddyoauth"
 	"github.com/caddy-oauth/caddy-oauth/internal/testproxy"
 	"github.com/caddy-oauth/caddy-oauth/storage/storagetest"
@@ -621,7 +623,7 @@ func TestStalledServerFailsFast(t *testing.T) {
 	t.Parallel()
 	db := newTestDB(t)
 	s, p := provisionBehindProxy(t, db, "a")
-	s.statementTimeout = 300 * time.Millisecond
+	s.StatementTimeout = caddy.Duration(300 * time.Millisecond)
 	hashes := saveFamily(t, s, "before", 1)
 	ctx := context.Background()
 	ops := []struct {
@@ -641,8 +643,8 @@ func TestStalledServerFailsFast(t *testing.T) {
 		p.Stall()
 		start := time.Now()
 		err := op.do()
-		if took := time.Since(start); err == nil || took > 3*s.statementTimeout {
-			t.Errorf("%s on a stalled server: %v after %v; want an error within the statement timeout (%v)", op.name, err, took, s.statementTimeout)
+		if took := time.Since(start); err == nil || took > 3*time.Duration(s.StatementTimeout) {
+			t.Errorf("%s on a stalled server: %v after %v; want an error within the statement timeout (%v)", op.name, err, took, time.Duration(s.StatementTimeout))
 		}
 	}
 	p.Close() // so that the pool's closing of the stalled connections ends at once

@@ -35,6 +35,11 @@ type Store struct {
 	// {env.PG_DSN} are replaced when the store is provisioned. Required.
 	DSN string `json:"dsn,omitempty"`
 
+	// StatementTimeout bounds each statement of a token operation: a
+	// server or a network that stops answering fails the request (503)
+	// after it, instead of holding it until TCP notices. Default: 5s.
+	StatementTimeout caddy.Duration `json:"statement_timeout,omitempty"`
+
 	dsn    string // placeholders replaced; the key in the pools pool
 	db     *database
 	listen *pgx.ConnConfig // for the revocation watcher's connection
@@ -43,9 +48,6 @@ type Store struct {
 	// The revocation watcher's interval between pings and ping timeout,
 	// shortened by tests; 0: caddyoauth.HeardInterval, defaultPingTimeout.
 	heardInterval, pingTimeout time.Duration
-	// statementTimeout bounds each statement, shortened by tests; 0:
-	// defaultStatementTimeout.
-	statementTimeout time.Duration
 }
 
 // CaddyModule returns the Caddy module information.
@@ -58,7 +60,9 @@ func (*Store) CaddyModule() caddy.ModuleInfo {
 
 // UnmarshalCaddyfile sets up the store from Caddyfile tokens. Syntax:
 //
-//	storage postgres <dsn>
+//	storage postgres <dsn> {
+//		statement_timeout <duration>
+//	}
 func (s *Store) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the backend name
 	if !d.NextArg() {
@@ -68,8 +72,23 @@ func (s *Store) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.Errf("storage postgres takes exactly one argument, the DSN")
 	}
-	if d.NextBlock(d.Nesting()) {
-		return d.Errf("storage postgres takes no options")
+	for d.NextBlock(d.Nesting()) {
+		switch d.Val() {
+		case "statement_timeout":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			timeout, err := caddy.ParseDuration(d.Val())
+			if err != nil || timeout <= 0 {
+				return d.Errf("storage postgres: statement_timeout %q is not a positive duration", d.Val())
+			}
+			s.StatementTimeout = caddy.Duration(timeout)
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("storage postgres: unknown option %q", d.Val())
+		}
 	}
 	return nil
 }
@@ -78,6 +97,9 @@ func (s *Store) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // already connected with the same DSN, and creates the table if it is
 // missing.
 func (s *Store) Provision(ctx caddy.Context) error {
+	if s.StatementTimeout < 0 {
+		return fmt.Errorf("postgres token store: statement_timeout %v is negative", time.Duration(s.StatementTimeout))
+	}
 	s.logger = ctx.Logger()
 	dsn := caddy.NewReplacer().ReplaceAll(s.DSN, "")
 	if dsn == "" {

@@ -341,17 +341,23 @@ func TestProvisionErrorsHideThePassword(t *testing.T) {
 func TestUnmarshalCaddyfile(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		input   string
-		wantDSN string
-		wantErr bool
+		input       string
+		wantDSN     string
+		wantErr     bool
+		wantTimeout time.Duration
 	}{
-		{"postgres postgres://caddy@db/oauth", "postgres://caddy@db/oauth", false},
-		{"postgres {env.PG_DSN}", "{env.PG_DSN}", false},
-		{`postgres "host=db user=caddy dbname=oauth"`, "host=db user=caddy dbname=oauth", false},
-		{"postgres", "", true},
-		{"postgres a b", "", true},
-		{"postgres {env.PG_DSN} {\n\tpool 4\n}", "", true},
-		{"postgres {\n\tdsn x\n}", "", true},
+		{"postgres postgres://caddy@db/oauth", "postgres://caddy@db/oauth", false, 0},
+		{"postgres {env.PG_DSN}", "{env.PG_DSN}", false, 0},
+		{`postgres "host=db user=caddy dbname=oauth"`, "host=db user=caddy dbname=oauth", false, 0},
+		{"postgres", "", true, 0},
+		{"postgres a b", "", true, 0},
+		{"postgres {env.PG_DSN} {\n\tpool 4\n}", "", true, 0},
+		{"postgres {env.PG_DSN} {\n\tstatement_timeout 2s\n}", "{env.PG_DSN}", false, 2 * time.Second},
+		{"postgres {env.PG_DSN} {\n\tstatement_timeout\n}", "", true, 0},
+		{"postgres {env.PG_DSN} {\n\tstatement_timeout soon\n}", "", true, 0},
+		{"postgres {env.PG_DSN} {\n\tstatement_timeout 0s\n}", "", true, 0},
+		{"postgres {env.PG_DSN} {\n\tstatement_timeout 2s 3s\n}", "", true, 0},
+		{"postgres {\n\tdsn x\n}", "", true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.input, func(t *testing.T) {
@@ -360,8 +366,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("error = %v, want error: %v", err, tt.wantErr)
 			}
-			if err == nil && s.DSN != tt.wantDSN {
-				t.Fatalf("DSN = %q, want %q", s.DSN, tt.wantDSN)
+			if err == nil && (s.DSN != tt.wantDSN || time.Duration(s.StatementTimeout) != tt.wantTimeout) {
+				t.Fatalf("DSN = %q, statement_timeout %v; want %q, %v", s.DSN, time.Duration(s.StatementTimeout), tt.wantDSN, tt.wantTimeout)
 			}
 		})
 	}

@@ -35,7 +35,7 @@ const (
 
 // bounded returns ctx bounded by the statement timeout.
 func (s *Store) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, cmp.Or(s.statementTimeout, defaultStatementTimeout))
+	return context.WithTimeout(ctx, cmp.Or(time.Duration(s.StatementTimeout), defaultStatementTimeout))
 }
 
 // execer runs a statement: the pool, or a transaction.

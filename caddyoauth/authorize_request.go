@@ -61,8 +61,9 @@ func (req *authorizeRequest) state() string { return req.params.Get("state") }
 // survivesForms reports whether s comes back unchanged from a hidden field
 // of the pages: valid UTF-8 without control characters. Browsers rewrite
 // line breaks in the forms they submit and replace invalid UTF-8, and the
-// state must return byte for byte; RFC 6749 (Appendix A.5) allows only
-// printable ASCII anyway.
+// state must return byte for byte. RFC 6749 (Appendix A.5) allows only
+// printable ASCII; other printable text, which survives the forms, is
+// accepted too.
 func survivesForms(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }

@@ -21,7 +21,7 @@ const sessionCookie = "caddy_oauth_session"
 
 // newSession starts a browser session for user: it stores a session record,
 // which every node sharing the store knows, and returns the value of its
-// cookie (see sessionCookieValue). The record is a family of its own, so
+// cookie (see sessionBinding). The record is a family of its own, so
 // that revokeFamily can end it.
 func (a *App) newSession(ctx context.Context, user *User) (string, error) {
 	token := NewToken(SessionPrefix)

@@ -16,33 +16,66 @@ import (
 	"github.com/caddy-oauth/caddy-oauth/storage/memory"
 )
 
-// deafStore is a shared store whose revocation watcher never gets to
-// listen, as on a node whose connection to the store is still being made.
-type deafStore struct{ *memory.Store }
+// scriptedStore is a shared store whose revocation watcher listens at
+// once and then confirms that it hears everything only when the test says
+// so (see hear), as one whose connection is slow to come up or dies
+// without a word. Revocations made in its store reach the node only as
+// they would from another node's: not through the watcher.
+type scriptedStore struct {
+	*memory.Store
+	heard chan time.Time
+	acks  chan struct{}
+}
 
-func init() { caddy.RegisterModule(new(deafStore)) }
+func init() { caddy.RegisterModule(new(scriptedStore)) }
 
-func (*deafStore) CaddyModule() caddy.ModuleInfo {
+func (*scriptedStore) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  "oauth.storage.test_deaf_watcher",
-		New: func() caddy.Module { return &deafStore{memory.New()} },
+		ID: "oauth.storage.test_scripted_watcher",
+		New: func() caddy.Module {
+			return &scriptedStore{memory.New(), make(chan time.Time), make(chan struct{})}
+		},
 	}
 }
 
-func (*deafStore) WatchRevocations(ctx context.Context, _ caddyoauth.RevocationListener) error {
-	<-ctx.Done()
-	return nil
+func (s *scriptedStore) WatchRevocations(ctx context.Context, l caddyoauth.RevocationListener) error {
+	l.Reset()
+	for {
+		select {
+		case t := <-s.heard:
+			l.Heard(t)
+			s.acks <- struct{}{}
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
-// TestNoCacheUntilTheWatcherListens revokes a token in the shared store
-// behind the node's back, as another node does: until its watcher listens,
-// the node must not have cached the token.
-func TestNoCacheUntilTheWatcherListens(t *testing.T) {
-	f := newFixtureOn(t, `{"backend":"test_deaf_watcher"}`)
+// hear has the watcher confirm that it heard everything until t, and
+// returns once the app has been told.
+func (s *scriptedStore) hear(t time.Time) {
+	s.heard <- t
+	<-s.acks
+}
+
+// startScripted starts an app on a scriptedStore and returns it with the
+// store.
+func startScripted(t *testing.T) (*fixture, *scriptedStore) {
+	t.Helper()
+	f := newFixtureOn(t, `{"backend":"test_scripted_watcher"}`)
 	if err := f.app.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.app.Stop() })
+	return f, f.app.Store().(*scriptedStore)
+}
+
+// TestNoCacheUntilTheWatcherListens revokes a token in the shared store
+// behind the node's back, as another node does: until its watcher has
+// confirmed that it hears the store, the node must not have cached the
+// token.
+func TestNoCacheUntilTheWatcherListens(t *testing.T) {
+	f, _ := startScripted(t)
 	tok := f.passwordToken(t, "read")
 	ctx := context.Background()
 	for range 2 {
@@ -62,43 +95,14 @@ func TestNoCacheUntilTheWatcherListens(t *testing.T) {
 	}
 }
 
-// silentStore is a shared store whose revocation watcher listens, confirms
-// once that it hears everything, and then falls silent, as one whose
-// connection dies without a word.
-type silentStore struct {
-	*memory.Store
-	heard chan time.Time // the time of its one confirmation
-}
-
-func init() { caddy.RegisterModule(new(silentStore)) }
-
-func (*silentStore) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "oauth.storage.test_silent_watcher",
-		New: func() caddy.Module { return &silentStore{memory.New(), make(chan time.Time, 1)} },
-	}
-}
-
-func (s *silentStore) WatchRevocations(ctx context.Context, l caddyoauth.RevocationListener) error {
-	l.Reset()
-	now := time.Now()
-	l.Heard(now)
-	s.heard <- now
-	<-ctx.Done()
-	return nil
-}
-
 // TestSilentWatcherStopsTheCache revokes a cached token behind the node's
 // back, as another node does, while the node's watcher hears nothing: the
 // token may pass from the cache for less than RevocationDelay after the
 // watcher's last confirmation, never after.
 func TestSilentWatcherStopsTheCache(t *testing.T) {
-	f := newFixtureOn(t, `{"backend":"test_silent_watcher"}`)
-	if err := f.app.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = f.app.Stop() })
-	heard := <-f.app.Store().(*silentStore).heard
+	f, watcher := startScripted(t)
+	heard := time.Now()
+	watcher.hear(heard)
 	tok := f.passwordToken(t, "read")
 	ctx := context.Background()
 	if _, _, err := f.app.Validate(ctx, tok.AccessToken); err != nil {
@@ -117,34 +121,6 @@ func TestSilentWatcherStopsTheCache(t *testing.T) {
 	time.Sleep(time.Until(heard.Add(caddyoauth.RevocationDelay)))
 	if _, _, err := f.app.Validate(ctx, tok.AccessToken); !errors.Is(err, caddyoauth.ErrInvalidToken) {
 		t.Fatalf("a token revoked elsewhere still passes %v after the watcher fell silent: %v", caddyoauth.RevocationDelay, err)
-	}
-}
-
-// scriptedStore is a shared store whose revocation watcher listens and
-// confirms that it hears everything whenever the test sends it a time.
-type scriptedStore struct {
-	*memory.Store
-	heard chan time.Time
-}
-
-func init() { caddy.RegisterModule(new(scriptedStore)) }
-
-func (*scriptedStore) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "oauth.storage.test_scripted_watcher",
-		New: func() caddy.Module { return &scriptedStore{memory.New(), make(chan time.Time)} },
-	}
-}
-
-func (s *scriptedStore) WatchRevocations(ctx context.Context, l caddyoauth.RevocationListener) error {
-	l.Reset()
-	for {
-		select {
-		case t := <-s.heard:
-			l.Heard(t)
-		case <-ctx.Done():
-			return nil
-		}
 	}
 }
 
@@ -175,10 +151,10 @@ func TestWatcherSilenceIsLogged(t *testing.T) {
 	}
 
 	heard := time.Now()
-	watcher.heard <- heard
+	watcher.hear(heard)
 	if warned := waitForLog(zapcore.WarnLevel, 3*time.Second); warned.Sub(heard) < caddyoauth.RevocationDelay {
 		t.Fatalf("warned %v after the watcher was heard, before RevocationDelay", warned.Sub(heard))
 	}
-	watcher.heard <- time.Now()
+	watcher.hear(time.Now())
 	waitForLog(zapcore.InfoLevel, time.Second)
 }

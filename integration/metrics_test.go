@@ -20,12 +20,7 @@ func TestMetrics(t *testing.T) {
 	c.wantInvalid(t, tok.AccessToken)
 	c.post(t, "/token", "grant_type=client_credentials", withBasic(mainClient, "wrong"))
 
-	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(c.adminPort) + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body := c.metrics(t)
 	for _, want := range []string{
 		`caddy_oauth_tokens_issued_total{grant_type="client_credentials"} 1`,
 		`caddy_oauth_validations_total{result="cache_miss"} 1`,
@@ -34,15 +29,30 @@ func TestMetrics(t *testing.T) {
 		`caddy_oauth_revocations_total 1`,
 		`caddy_oauth_errors_total{error="invalid_client"} 1`,
 	} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
 	if t.Failed() {
-		for _, line := range strings.Split(string(body), "\n") {
+		for _, line := range strings.Split(body, "\n") {
 			if strings.Contains(line, "oauth") {
 				t.Log(line)
 			}
 		}
 	}
+}
+
+// metrics returns what the admin endpoint's /metrics of c serves.
+func (c *caddyServer) metrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(c.adminPort) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }

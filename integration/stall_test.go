@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -95,17 +94,8 @@ func throughTestProxy(t *testing.T, storage string) (string, *testproxy.Proxy) {
 // cacheHits returns c's count of validations answered from its cache.
 func cacheHits(t *testing.T, c *caddyServer) int {
 	t.Helper()
-	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(c.adminPort) + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const metric = `caddy_oauth_validations_total{result="cache_hit"} `
-	for line := range strings.Lines(string(body)) {
+	for line := range strings.Lines(c.metrics(t)) {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), metric); ok {
 			n, err := strconv.Atoi(v)
 			if err != nil {

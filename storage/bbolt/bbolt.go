@@ -15,6 +15,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -82,6 +83,10 @@ func (s *Store) Provision(ctx caddy.Context) error {
 		return err
 	}
 	s.path, s.db = abs, db
+	if !journalFlushed {
+		ctx.Logger().Warn("this build never flushes the token journal (build tag caddyoauth_nodatasync): issued tokens can be lost in a crash; it is a benchmark reference, not for use",
+			zap.String("path", abs))
+	}
 	return nil
 }
 

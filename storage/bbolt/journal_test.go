@@ -401,3 +401,11 @@ func TestIdleCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestJournalFlushedByDefault guards the build constraints of datasync: only
+// a build with the tag caddyoauth_nodatasync may skip the flush.
+func TestJournalFlushedByDefault(t *testing.T) {
+	if !journalFlushed {
+		t.Fatal("this build does not flush the journal; tags must include caddyoauth_nodatasync for that")
+	}
+}

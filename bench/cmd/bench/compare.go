@@ -88,6 +88,21 @@ func (c *comparison) summary(name string) summary {
 	return s
 }
 
+// pairedRatio is the median over rounds of name's rate divided by base's
+// in the same round. The targets of a round run one after the other, so a
+// machine that speeds up or slows down between rounds moves both alike:
+// on a shared machine this is steadier than a ratio of medians.
+func (c *comparison) pairedRatio(name, base string) float64 {
+	got, ref := c.Rounds[name], c.Rounds[base]
+	var ratios []float64
+	for i := range min(len(got), len(ref)) {
+		if ref[i].RPS > 0 {
+			ratios = append(ratios, got[i].RPS/ref[i].RPS)
+		}
+	}
+	return median(ratios)
+}
+
 // median of the values; the mean of the middle two for an even count.
 func median[T float64 | time.Duration](vs []T) T {
 	if len(vs) == 0 {

@@ -122,7 +122,11 @@ func run(o options) error {
 	defer ps.stopAll()
 
 	log.Printf("building into %s", dir)
-	bins, err := build(ctx, o.src, dir, "caddy", "fosite", "gooauth2", "upstream")
+	programs := []string{"caddy", "fosite", "gooauth2", "upstream"}
+	if slices.Contains(want, "issuance") {
+		programs = append(programs, caddyNoDatasync)
+	}
+	bins, err := build(ctx, o.src, dir, programs...)
 	if err != nil {
 		return err
 	}

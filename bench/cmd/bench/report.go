@@ -83,8 +83,8 @@ func (r *report) writeMarkdown(w io.Writer) {
 	for _, c := range r.Comparisons {
 		fmt.Fprintf(w, "### %s\n\n", c.Title)
 		fmt.Fprintf(w, "%d rounds of %v per target. Load average (1 min) %s before, %s after, on %d cores.\n\n", c.Config.Rounds, c.Config.Duration, c.LoadAvg[0], c.LoadAvg[1], runtime.NumCPU())
-		fmt.Fprintln(w, "| target | req/s (median) | × base | p50 | p99 | p99 × base | errors | req/s per round |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|")
+		fmt.Fprintln(w, "| target | req/s (median) | × base | × base, paired | p50 | p99 | p99 × base | errors | req/s per round |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
 		base := c.summary(c.Targets[0])
 		for _, name := range c.Targets {
 			s := c.summary(name)
@@ -92,8 +92,8 @@ func (r *report) writeMarkdown(w io.Writer) {
 			for _, res := range c.Rounds[name] {
 				rounds = append(rounds, fmt.Sprintf("%.0f", res.RPS))
 			}
-			fmt.Fprintf(w, "| %s | %.0f | %s | %v | %v | %s | %d | %s |\n", name, s.RPS,
-				ratioText(s.RPS, base.RPS), round(s.P50), round(s.P99),
+			fmt.Fprintf(w, "| %s | %.0f | %s | %.3f | %v | %v | %s | %d | %s |\n", name, s.RPS,
+				ratioText(s.RPS, base.RPS), c.pairedRatio(name, c.Targets[0]), round(s.P50), round(s.P99),
 				ratioText(float64(s.P99), float64(base.P99)), s.Errors, strings.Join(rounds, ", "))
 		}
 		fmt.Fprintln(w)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,6 +49,34 @@ func TestSummaryIsMedianOfRounds(t *testing.T) {
 	}
 }
 
+func TestPairedRatio(t *testing.T) {
+	rounds := func(rps ...float64) []*load.Result {
+		var rs []*load.Result
+		for _, v := range rps {
+			rs = append(rs, &load.Result{RPS: v})
+		}
+		return rs
+	}
+	for _, tc := range []struct {
+		name      string
+		got, base []*load.Result
+		want      float64
+	}{
+		{"the machine slows down between rounds", rounds(900, 1800, 2700), rounds(1000, 2000, 3000), 0.9},
+		{"median of the per-round ratios", rounds(500, 1000, 1100), rounds(1000, 1000, 1000), 1.0},
+		{"a round the base lacks is left out", rounds(900, 1800, 5000), rounds(1000, 2000), 0.9},
+		{"a base round with no rate is left out", rounds(900, 700), rounds(1000, 0), 0.9},
+		{"no rounds", nil, nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &comparison{Rounds: map[string][]*load.Result{"a": tc.got, "b": tc.base}}
+			if got := c.pairedRatio("a", "b"); math.Abs(got-tc.want) > 1e-9 {
+				t.Errorf("pairedRatio = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestReportMarkdownAndChecks(t *testing.T) {
 	c := fakeComparison()
 	r := newReport(runConfig{Rounds: 3, Duration: time.Second, Conns: 2}, "test")
@@ -56,7 +85,7 @@ func TestReportMarkdownAndChecks(t *testing.T) {
 	var buf bytes.Buffer
 	r.writeMarkdown(&buf)
 	out := buf.String()
-	for _, want := range []string{"| no auth | 1100 | 1.000 |", "| oauth_bearer | 1000 | 0.909 |", "| gate: oauth_bearer ≥ 95% of no-auth throughput | no |"} {
+	for _, want := range []string{"| no auth | 1100 | 1.000 | 1.000 |", "| oauth_bearer | 1000 | 0.909 | 0.900 |", "| gate: oauth_bearer ≥ 95% of no-auth throughput | no |"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, out)
 		}

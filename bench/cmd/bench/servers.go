@@ -68,11 +68,16 @@ func (e *env) upstreamPort(ctx context.Context) (int, error) {
 
 // startCaddy writes cfg and runs caddy on it.
 func (e *env) startCaddy(ctx context.Context, name string, cfg caddyConfig) error {
+	return e.startCaddyBuild(ctx, name, "caddy", cfg)
+}
+
+// startCaddyBuild is startCaddy with the Caddy binary built as bin.
+func (e *env) startCaddyBuild(ctx context.Context, name, bin string, cfg caddyConfig) error {
 	path := filepath.Join(e.dir, name+".Caddyfile")
 	if err := cfg.write(path); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	p, err := e.procs.start(name, e.bins["caddy"], "run", "--config", path, "--adapter", "caddyfile")
+	p, err := e.procs.start(name, e.bins[bin], "run", "--config", path, "--adapter", "caddyfile")
 	if err != nil {
 		return err
 	}

@@ -562,6 +562,46 @@ func provisionBehindProxy(t *testing.T, db *testDB, node string) (*Store, *testp
 	return s, p
 }
 
+// TestStalledIdleConnectionIsReplaced stalls the pool's connection while it
+// is idle: the ping pgxpool sends it before handing it out times out after
+// idlePingTimeout, and the operation succeeds on a new connection, well
+// within its statement timeout.
+func TestStalledIdleConnectionIsReplaced(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	s, p := provisionBehindProxy(t, db, "idle")
+	s.StatementTimeout = caddy.Duration(4 * idlePingTimeout)
+	hashes := saveFamily(t, s, "idle", 1)
+	time.Sleep(idlePingTimeout + 100*time.Millisecond) // idle long enough for pgxpool to ping it
+	p.Stall()
+	start := time.Now()
+	_, err := s.GetToken(context.Background(), hashes[0])
+	if took := time.Since(start); err != nil || took > 2*idlePingTimeout {
+		t.Fatalf("GetToken after the idle connection stalled: %v after %v; want the token within %v", err, took, 2*idlePingTimeout)
+	}
+}
+
+// TestIdlePingTimeout: the pool bounds the ping of an idle connection by
+// idlePingTimeout unless the DSN sets pool_ping_timeout.
+func TestIdlePingTimeout(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	for _, tc := range []struct {
+		name, param string
+		want        time.Duration
+	}{
+		{"default", "", idlePingTimeout},
+		{"from the DSN", "&pool_ping_timeout=3s", 3 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := provision(t, db.dsn("ping "+tc.name)+tc.param)
+			if got := s.db.pool.Config().PingTimeout; got != tc.want {
+				t.Errorf("PingTimeout = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestWatcherSilentDeath has the watcher's connection swallow everything
 // without closing, as a lost network or a frozen server does: Heard
 // confirms no time after that; once a ping goes unanswered for the ping

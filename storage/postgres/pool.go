@@ -22,6 +22,14 @@ var pools = caddy.NewUsagePool()
 // so that an unreachable server fails the config instead of hanging it.
 const connectTimeout = 15 * time.Second
 
+// idlePingTimeout bounds the ping that pgxpool sends, before handing it
+// out, to a connection that has been idle for more than a second. A
+// connection that stalled while idle (a lost network, a frozen server
+// behind a proxy that still accepts) then costs a request that second and
+// is replaced, instead of failing the request at its statement timeout.
+// pool_ping_timeout in the DSN sets another bound.
+const idlePingTimeout = time.Second
+
 // applicationName names the store's connections in pg_stat_activity,
 // unless the DSN names them.
 const applicationName = "caddy-oauth"
@@ -62,6 +70,9 @@ func openDatabase(ctx context.Context, dsn string) (*database, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the DSN: %w", withoutDSN(err))
+	}
+	if cfg.PingTimeout == 0 {
+		cfg.PingTimeout = idlePingTimeout
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = applicationName

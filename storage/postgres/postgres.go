@@ -31,7 +31,9 @@ type Store struct {
 	// postgres://caddy:secret@db.internal:5432/oauth?sslmode=verify-full
 	// or key=value pairs; the PG* environment variables of libpq fill in
 	// what it leaves out, and the pool_* parameters of pgxpool, such as
-	// pool_max_conns, size the connection pool. Placeholders such as
+	// pool_max_conns, size the connection pool (pool_ping_timeout, the
+	// bound on the ping of a connection idle for over a second, defaults
+	// to 1s here). Placeholders such as
 	// {env.PG_DSN} are replaced when the store is provisioned. Required.
 	DSN string `json:"dsn,omitempty"`
 

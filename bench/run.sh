@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs caddy-oauth's benchmarks (see BENCHMARKS.md at the repository root).
 #
-#   bench/run.sh                 # every benchmark, 4 rounds × 3 s (gate: 8), ≈ 6 min
+#   bench/run.sh                 # every benchmark, 4 rounds × 3 s (gate: 20 × 1.5 s), ≈ 10 min
 #   bench/run.sh -quick          # 2 rounds × 2 s, scale at 10k/100k, no Go benchmarks (≈ 1.5 min)
 #   bench/run.sh -only gate      # one benchmark: gate, issuance, scale, stores, cache, gobench
 #   bench/run.sh -h              # every flag

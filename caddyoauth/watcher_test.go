@@ -83,13 +83,7 @@ func TestNoCacheUntilTheWatcherListens(t *testing.T) {
 			t.Fatalf("Validate = cached %v, %v; want valid, from the store", cached, err)
 		}
 	}
-	rec, err := f.app.Store().GetToken(ctx, caddyoauth.HashToken(tok.AccessToken))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.app.Store().RevokeFamily(ctx, rec.FamilyID); err != nil {
-		t.Fatal(err)
-	}
+	revokeInStore(t, f, tok.AccessToken)
 	if _, _, err := f.app.Validate(ctx, tok.AccessToken); !errors.Is(err, caddyoauth.ErrInvalidToken) {
 		t.Fatalf("a token revoked by another node is still valid here: %v", err)
 	}
@@ -111,13 +105,7 @@ func TestSilentWatcherStopsTheCache(t *testing.T) {
 	if _, cached, err := f.app.Validate(ctx, tok.AccessToken); err != nil || !cached {
 		t.Fatalf("Validate = cached %v, %v; want valid from the cache while the watcher is heard", cached, err)
 	}
-	rec, err := f.app.Store().GetToken(ctx, caddyoauth.HashToken(tok.AccessToken))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.app.Store().RevokeFamily(ctx, rec.FamilyID); err != nil {
-		t.Fatal(err)
-	}
+	revokeInStore(t, f, tok.AccessToken)
 	time.Sleep(time.Until(heard.Add(caddyoauth.RevocationDelay)))
 	if _, _, err := f.app.Validate(ctx, tok.AccessToken); !errors.Is(err, caddyoauth.ErrInvalidToken) {
 		t.Fatalf("a token revoked elsewhere still passes %v after the watcher fell silent: %v", caddyoauth.RevocationDelay, err)
@@ -157,4 +145,18 @@ func TestWatcherSilenceIsLogged(t *testing.T) {
 	}
 	watcher.hear(time.Now())
 	waitForLog(zapcore.InfoLevel, time.Second)
+}
+
+// revokeInStore revokes token's family in the store alone, behind the
+// node's back, as another node does.
+func revokeInStore(t *testing.T, f *fixture, token string) {
+	t.Helper()
+	ctx := context.Background()
+	rec, err := f.app.Store().GetToken(ctx, caddyoauth.HashToken(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.app.Store().RevokeFamily(ctx, rec.FamilyID); err != nil {
+		t.Fatal(err)
+	}
 }

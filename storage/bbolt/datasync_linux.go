@@ -10,9 +10,26 @@ import (
 
 // datasync flushes f's data, and its size if that changed, to the disk:
 // fdatasync, which skips the modification time a full fsync also writes.
-func datasync(f *os.File) error {
+//
+// With holdP set, the calling goroutine keeps its P (its slot to run Go
+// code) while the disk flushes: the system call is made raw, without
+// telling the scheduler. Made the ordinary way, a flush that outlasts a
+// few tens of microseconds has its P handed to another thread, and when
+// it returns, the goroutine queues on the global run queue for a P, behind
+// the runnable goroutines of every P, while the writes of its batch wait
+// for it. Holding the P is only sound for a flush known to be quick: it
+// is one P less for the other goroutines, and a stop-the-world waits for
+// it. The journal decides (see segment.sync).
+func datasync(f *os.File, holdP bool) error {
 	for {
-		err := unix.Fdatasync(int(f.Fd()))
+		var err error
+		if holdP {
+			if _, _, errno := unix.RawSyscall(unix.SYS_FDATASYNC, f.Fd(), 0, 0); errno != 0 {
+				err = errno
+			}
+		} else {
+			err = unix.Fdatasync(int(f.Fd()))
+		}
 		if err != unix.EINTR {
 			return err
 		}

@@ -25,7 +25,7 @@ func (d *database) checkpoint(m *memtable) error {
 		}
 	}
 	slices.SortFunc(members, bytes.Compare)
-	return d.writeFile(func(tx *bolt.Tx) error {
+	err := d.writeFile(func(tx *bolt.Tx) error {
 		tokens := tx.Bucket(bucketTokens)
 		tokens.FillPercent = appendFill
 		for i := range keys {
@@ -42,6 +42,20 @@ func (d *database) checkpoint(m *memtable) error {
 		}
 		return nil
 	})
+	if err == nil && len(keys) > 0 {
+		// Before the memtable is dropped: its keys are in the file now.
+		d.raiseFileMax(&keys[len(keys)-1])
+	}
+	return err
+}
+
+// raiseFileMax records that the file holds a record under key.
+func (d *database) raiseFileMax(key *[hashLen]byte) {
+	d.mu.Lock()
+	if bytes.Compare(key[:], d.fileMax[:]) > 0 {
+		d.fileMax = *key
+	}
+	d.mu.Unlock()
 }
 
 // writeFile runs fn in a durable write transaction on the file, the only

@@ -1,6 +1,7 @@
 package bbolt
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 	"time"
@@ -174,7 +175,7 @@ func (d *database) runBatch(batch []*commitReq, errs []error) error {
 		return d.broken
 	}
 	d.mu.RLock()
-	tx := &writeTx{db: d.db, memtables: [3]*memtable{d.pending, d.active, d.frozen}}
+	tx := &writeTx{db: d.db, memtables: [3]*memtable{d.pending, d.active, d.frozen}, fileMax: d.fileMax}
 	d.mu.RUnlock()
 	defer tx.close()
 	d.pending.reset()
@@ -272,7 +273,9 @@ func (d *database) rotate(wait bool) (*memtable, error) {
 type writeTx struct {
 	db        *bolt.DB
 	memtables [3]*memtable // newest first: the batch's, the active, the frozen
+	fileMax   [hashLen]byte
 	read      *bolt.Tx     // opened on the first read that reaches the file
+	tokens    *bolt.Bucket // the file's records, in read
 	ops       []journalOp
 }
 
@@ -284,11 +287,17 @@ func (t *writeTx) get(key *[hashLen]byte) ([]byte, error) {
 			return v, nil
 		}
 	}
+	if bytes.Compare(key[:], t.fileMax[:]) > 0 {
+		return nil, nil // newer than every record of the file
+	}
 	tx, err := t.file()
 	if err != nil {
 		return nil, err
 	}
-	return tx.Bucket(bucketTokens).Get(key[:]), nil
+	if t.tokens == nil {
+		t.tokens = tx.Bucket(bucketTokens)
+	}
+	return t.tokens.Get(key[:]), nil
 }
 
 // file returns the read transaction on the bbolt file.
@@ -344,7 +353,7 @@ func (t *writeTx) family(family string) ([][hashLen]byte, error) {
 func (t *writeTx) close() {
 	if t.read != nil {
 		_ = t.read.Rollback()
-		t.read = nil
+		t.read, t.tokens = nil, nil
 	}
 }
 

@@ -1,6 +1,7 @@
 package bbolt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -446,5 +447,53 @@ func TestSlowFlushGivesUpItsP(t *testing.T) {
 	var replayed int
 	if err := s.replay(func([]byte) error { replayed++; return nil }); err != nil || replayed != 4 {
 		t.Errorf("replayed %d entries (%v), want the 4 appended", replayed, err)
+	}
+}
+
+// TestFileMaxBoundsTheFile: fileMax, which spares a new record's insert
+// the search of the file, is never below a key of the file, however the
+// records got there: by checkpoints while running, or before an open whose
+// journal no longer holds them.
+func TestFileMaxBoundsTheFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "oauth.db")
+	s := openStore(t, path)
+	save := func(prefix string, n int) {
+		for i := range n {
+			if err := s.SaveTokens(ctx, storagetest.Record(fmt.Sprint(prefix, i), "f", storagetest.Base)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Each checkpoint rotates the journal: after two, the first
+		// batches are in the file only.
+		if err := s.db.checkpointNow(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		err := s.db.db.View(func(tx *bolt.Tx) error {
+			last, _ := tx.Bucket(bucketTokens).Cursor().Last()
+			s.db.mu.RLock()
+			defer s.db.mu.RUnlock()
+			if bytes.Compare(last, s.db.fileMax[:]) > 0 {
+				t.Errorf("%s: the file holds %x, above fileMax %x", when, last, s.db.fileMax)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("first-", 20)
+	check("after a checkpoint")
+	save("second-", 1)
+	save("third-", 1)
+	if err := s.db.Destruct(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, path)
+	check("after reopening")
+	if err := s.db.Destruct(); err != nil {
+		t.Fatal(err)
 	}
 }

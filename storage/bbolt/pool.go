@@ -35,9 +35,14 @@ var (
 type database struct {
 	db *bolt.DB
 
-	mu     sync.RWMutex // guards active and frozen
+	mu     sync.RWMutex // guards active, frozen and fileMax
 	active *memtable    // written since the last checkpoint began
 	frozen *memtable    // being written to the file by a checkpoint, or nil
+
+	// fileMax is at least the greatest key of the file's records. New
+	// tokens' keys ascend with time (see caddyoauth.HashToken), so the
+	// check that a new record is absent mostly need not search the file.
+	fileMax [hashLen]byte
 
 	// fileMu allows one write transaction on the file at a time:
 	// checkpoints and sweeps.
@@ -124,19 +129,21 @@ func openDatabase(path string) (*database, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening token database %s: %w", path, err)
 	}
+	d := &database{db: db, active: newMemtable()}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketTokens, bucketFamilies} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("bucket %s: %w", name, err)
 			}
 		}
+		last, _ := tx.Bucket(bucketTokens).Cursor().Last()
+		copy(d.fileMax[:], last)
 		return nil
 	})
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("initializing token database %s: %w", path, err)
 	}
-	d := &database{db: db, active: newMemtable()}
 	if err := d.recover(path); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("token database %s: %w", path, err)

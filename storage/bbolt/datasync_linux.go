@@ -19,7 +19,7 @@ import (
 // the runnable goroutines of every P, while the writes of its batch wait
 // for it. Holding the P is only sound for a flush known to be quick: it
 // is one P less for the other goroutines, and a stop-the-world waits for
-// it. The journal decides (see segment.sync).
+// it. The journal decides (see flusher).
 func datasync(f *os.File, holdP bool) error {
 	for {
 		var err error

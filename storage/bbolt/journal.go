@@ -7,7 +7,6 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"time"
 )
 
 // The journal makes writes durable cheaply. A bbolt commit rewrites every
@@ -44,30 +43,22 @@ const (
 	// fit. Growth writes zeros and syncs the file size once, so that
 	// appends never change it.
 	segmentGrowth = 1 << 20
-
-	// quickFlush is how fast a segment's last flush must have been for the
-	// next to hold its P (see datasync): on a local SSD a flush takes a
-	// few hundred microseconds; a disk that takes longer flushes the
-	// ordinary way until it is quick again.
-	quickFlush = time.Millisecond
 )
-
-// flushFile is datasync; a variable for the tests.
-var flushFile = datasync
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // segment is one journal file.
 type segment struct {
-	f         *os.File
-	epoch     uint64        // 0: the file holds no valid header
-	end       int64         // where the next entry goes
-	size      int64         // bytes allocated
-	lastFlush time.Duration // how long the last sync took
+	f       *os.File
+	flusher *flusher
+	epoch   uint64 // 0: the file holds no valid header
+	end     int64  // where the next entry goes
+	size    int64  // bytes allocated
 }
 
 // openSegment opens or creates the segment at path and reads its header.
-func openSegment(path string) (*segment, error) {
+// It flushes through fl, which the segments of one journal share.
+func openSegment(path string, fl *flusher) (*segment, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening journal segment: %w", err)
@@ -77,7 +68,7 @@ func openSegment(path string) (*segment, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("journal segment %s: %w", path, err)
 	}
-	s := &segment{f: f, size: fi.Size(), end: journalHeaderLen}
+	s := &segment{f: f, flusher: fl, size: fi.Size(), end: journalHeaderLen}
 	var h [journalHeaderLen]byte
 	_, err = f.ReadAt(h[:], 0)
 	switch {
@@ -138,7 +129,7 @@ func (s *segment) reset(epoch uint64) error {
 	if _, err := s.f.WriteAt(h[:], 0); err != nil {
 		return fmt.Errorf("resetting journal segment: %w", err)
 	}
-	if err := s.sync(); err != nil {
+	if err := s.flusher.flush(s.f); err != nil {
 		return fmt.Errorf("resetting journal segment: %w", err)
 	}
 	s.epoch, s.end = epoch, journalHeaderLen
@@ -157,20 +148,11 @@ func (s *segment) append(entry []byte) error {
 	if _, err := s.f.WriteAt(entry, s.end); err != nil {
 		return fmt.Errorf("appending to the journal: %w", err)
 	}
-	if err := s.sync(); err != nil {
+	if err := s.flusher.flush(s.f); err != nil {
 		return fmt.Errorf("syncing the journal: %w", err)
 	}
 	s.end += int64(len(entry))
 	return nil
-}
-
-// sync flushes what was written to the segment to the disk, holding the
-// goroutine's P while the segment's flushes are quick.
-func (s *segment) sync() error {
-	start := time.Now()
-	err := flushFile(s.f, s.lastFlush < quickFlush)
-	s.lastFlush = time.Since(start)
-	return err
 }
 
 // used is how many bytes of entries the segment holds.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -409,44 +408,6 @@ func TestIdleCheckpoint(t *testing.T) {
 func TestJournalFlushedByDefault(t *testing.T) {
 	if !journalFlushed {
 		t.Fatal("this build does not flush the journal; tags must include caddyoauth_nodatasync for that")
-	}
-}
-
-// TestSlowFlushGivesUpItsP: a segment holds its P through a flush only
-// while its last flush was quick, and goes back to holding it once the
-// disk is quick again.
-func TestSlowFlushGivesUpItsP(t *testing.T) {
-	slow := map[int]bool{1: true, 2: true} // the second and third flushes take long
-	var held []bool
-	flushFile = func(f *os.File, holdP bool) error {
-		if slow[len(held)] {
-			time.Sleep(2 * quickFlush)
-		}
-		held = append(held, holdP)
-		return datasync(f, holdP)
-	}
-	t.Cleanup(func() { flushFile = datasync })
-
-	s, err := openSegment(filepath.Join(t.TempDir(), "wal0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.close()
-	if err := s.reset(1); err != nil {
-		t.Fatal(err)
-	}
-	for range 4 {
-		if err := s.append(append(make([]byte, entryHeaderLen), "entry"...)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := []bool{true, true, false, false, true}
-	if !slices.Equal(held, want) {
-		t.Errorf("flushes held their P: %v, want %v", held, want)
-	}
-	var replayed int
-	if err := s.replay(func([]byte) error { replayed++; return nil }); err != nil || replayed != 4 {
-		t.Errorf("replayed %d entries (%v), want the 4 appended", replayed, err)
 	}
 }
 

@@ -155,8 +155,9 @@ func openDatabase(path string) (*database, error) {
 // what the journal holds, and starts the committer on an emptied journal.
 func (d *database) recover(path string) error {
 	var segs [2]*segment
+	fl := new(flusher)
 	for i := range segs {
-		s, err := openSegment(fmt.Sprintf("%s-wal%d", path, i))
+		s, err := openSegment(fmt.Sprintf("%s-wal%d", path, i), fl)
 		if err != nil {
 			for _, o := range segs[:i] {
 				_ = o.close()

@@ -8,12 +8,20 @@ import (
 	"time"
 )
 
-// TestSlowFlushGivesUpItsP: flushes hold their P while they are quick; a
-// slow one makes the next flushes block the ordinary way for a while,
-// longer each time the disk is still slow, and a quick one ends that.
+// TestSlowFlushGivesUpItsP: flushes hold their P while they are quick on
+// average; slow ones make the next flushes block the ordinary way for a
+// while, longer each time the disk is still slow, and a quick one ends
+// that.
 func TestSlowFlushGivesUpItsP(t *testing.T) {
-	quickFlush, slowFlushBackoff, maxSlowFlushBackoff = 20*time.Millisecond, 100*time.Millisecond, 200*time.Millisecond
-	const slow = 30 * time.Millisecond
+	quickFlush, slowFlushBackoff, maxSlowFlushBackoff = 5*time.Millisecond, 100*time.Millisecond, 200*time.Millisecond
+	t.Cleanup(func() {
+		quickFlush, slowFlushBackoff, maxSlowFlushBackoff = time.Millisecond, time.Second, time.Minute
+		flushFile = datasync
+	})
+	const (
+		spike = 20 * time.Millisecond // moves the average by 2.5 ms
+		slow  = 50 * time.Millisecond // by 6.25 ms
+	)
 	var held []bool
 	var delay time.Duration
 	flushFile = func(_ *os.File, holdP bool) error {
@@ -21,10 +29,6 @@ func TestSlowFlushGivesUpItsP(t *testing.T) {
 		time.Sleep(delay)
 		return nil
 	}
-	t.Cleanup(func() {
-		quickFlush, slowFlushBackoff, maxSlowFlushBackoff = time.Millisecond, time.Second, time.Minute
-		flushFile = datasync
-	})
 
 	var fl flusher
 	steps := []struct {
@@ -33,7 +37,9 @@ func TestSlowFlushGivesUpItsP(t *testing.T) {
 		held  bool          // whether it holds its P
 	}{
 		{0, 0, true},
-		{0, slow, true},                      // slow: the ordinary way for 100 ms
+		{0, spike, true},                     // one slow flush among quick ones
+		{0, 0, true},                         // changes nothing
+		{0, slow, true},                      // slow on average: the ordinary way for 100 ms
 		{0, 0, false},                        // within them
 		{140 * time.Millisecond, slow, true}, // after them; slow again: 200 ms
 		{140 * time.Millisecond, 0, false},   // within them

@@ -18,8 +18,9 @@ import (
 // it returns, the goroutine queues on the global run queue for a P, behind
 // the runnable goroutines of every P, while the writes of its batch wait
 // for it. Holding the P is only sound for a flush known to be quick: it
-// is one P less for the other goroutines, and a stop-the-world waits for
-// it. The journal decides (see flusher).
+// is one P less for the other goroutines (with GOMAXPROCS=1, the process
+// waits, as it waits for a goroutine that computes), and a stop-the-world
+// waits for it. The journal decides (see flusher).
 func datasync(f *os.File, holdP bool) error {
 	for {
 		var err error

@@ -3,6 +3,7 @@ package bbolt
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -13,11 +14,14 @@ import (
 // while, longer each time the disk is still slow, and a quick one ends
 // that.
 func TestSlowFlushGivesUpItsP(t *testing.T) {
-	quickFlush, slowFlushBackoff, maxSlowFlushBackoff = 5*time.Millisecond, 100*time.Millisecond, 200*time.Millisecond
+	q, b, mb := quickFlush, slowFlushBackoff, maxSlowFlushBackoff
+	procs := runtime.GOMAXPROCS(2)
 	t.Cleanup(func() {
-		quickFlush, slowFlushBackoff, maxSlowFlushBackoff = time.Millisecond, time.Second, time.Minute
+		quickFlush, slowFlushBackoff, maxSlowFlushBackoff = q, b, mb
 		flushFile = datasync
+		runtime.GOMAXPROCS(procs)
 	})
+	quickFlush, slowFlushBackoff, maxSlowFlushBackoff = 5*time.Millisecond, 100*time.Millisecond, 200*time.Millisecond
 	const (
 		spike = 20 * time.Millisecond // moves the average by 2.5 ms
 		slow  = 50 * time.Millisecond // by 6.25 ms
@@ -58,6 +62,13 @@ func TestSlowFlushGivesUpItsP(t *testing.T) {
 	}
 	if !slices.Equal(held, want) {
 		t.Errorf("flushes held their P: %v, want %v", held, want)
+	}
+
+	// With a single P, no flush holds it, however quick.
+	runtime.GOMAXPROCS(1)
+	held, delay = nil, 0
+	if err := fl.flush(nil); err != nil || !slices.Equal(held, []bool{false}) {
+		t.Errorf("with GOMAXPROCS=1, a flush held its P: %v (%v)", held, err)
 	}
 }
 

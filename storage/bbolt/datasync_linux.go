@@ -17,10 +17,9 @@ import (
 // few tens of microseconds has its P handed to another thread, and when
 // it returns, the goroutine queues on the global run queue for a P, behind
 // the runnable goroutines of every P, while the writes of its batch wait
-// for it. Holding the P is only sound for a flush known to be quick: it
-// is one P less for the other goroutines (with GOMAXPROCS=1, the process
-// waits, as it waits for a goroutine that computes), and a stop-the-world
-// waits for it. The journal decides (see flusher).
+// for it. Holding the P is only sound for a flush known to be quick, and
+// with other Ps to run the other goroutines: it is one P less for them,
+// and a stop-the-world waits for it. The journal decides (see flusher).
 func datasync(f *os.File, holdP bool) error {
 	for {
 		var err error

@@ -12,7 +12,7 @@ import (
 // revocation or introspection request (RFC 6749 §2.3): HTTP Basic with
 // form-urlencoded id and secret, or client_id and client_secret in the body,
 // never both. A public client sends its client_id alone.
-func (a *App) authenticateClient(w http.ResponseWriter, r *http.Request, form url.Values) (*Client, *Error) {
+func (a *App) authenticateClient(r *http.Request, form url.Values) (*Client, *Error) {
 	id, secret, basic, e := clientCredentials(r, form)
 	if e != nil {
 		return nil, e
@@ -32,9 +32,6 @@ func (a *App) authenticateClient(w http.ResponseWriter, r *http.Request, form ur
 	}
 	if client == nil {
 		a.limiter.fail(attempt)
-		if basic {
-			w.Header().Set("WWW-Authenticate", `Basic realm="oauth"`)
-		}
 		return nil, &Error{Code: CodeInvalidClient, Description: "client authentication failed", Status: http.StatusUnauthorized}
 	}
 	return client, nil

@@ -29,7 +29,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 }
 
 // writeError writes a protocol error as RFC 6749 §5.2 JSON.
+// A 401 carries the challenge of the one client authentication scheme
+// that uses a header, whichever way the client tried (RFC 6749 §5.2, RFC
+// 9110 §15.5.2).
 func writeError(w http.ResponseWriter, e *Error) error {
+	if e.status() == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="oauth"`)
+	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+999_999_999)/1_000_000_000)))
 	}

@@ -93,7 +93,7 @@ func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (url.Valu
 	if e != nil {
 		return nil, nil, e
 	}
-	client, e := s.app.authenticateClient(w, r, form)
+	client, e := s.app.authenticateClient(r, form)
 	if e != nil {
 		return nil, nil, e
 	}

@@ -125,6 +125,7 @@ func TestTokenEndpoint(t *testing.T) {
 		name      string
 		form      url.Values
 		basic     []string
+		header    string // the Authorization header as sent, instead of basic
 		status    int
 		errCode   string
 		scope     string
@@ -142,13 +143,24 @@ func TestTokenEndpoint(t *testing.T) {
 		{name: "wrong secret basic", form: url.Values{"grant_type": {"client_credentials"}}, basic: []string{"web", "nope"}, status: 401, errCode: "invalid_client", challenge: true},
 		{name: "unknown client basic", form: url.Values{"grant_type": {"client_credentials"}}, basic: []string{"ghost", "nope"}, status: 401, errCode: "invalid_client", challenge: true},
 		{name: "both methods", form: url.Values{"grant_type": {"client_credentials"}, "client_secret": {"web-secret"}}, basic: []string{"web", "web-secret"}, status: 400, errCode: "invalid_request"},
-		{name: "no client", form: url.Values{"grant_type": {"client_credentials"}}, status: 401, errCode: "invalid_client"},
+		{name: "no client", form: url.Values{"grant_type": {"client_credentials"}}, status: 401, errCode: "invalid_client", challenge: true},
+		{name: "wrong secret body", form: url.Values{"grant_type": {"client_credentials"}, "client_id": {"web"}, "client_secret": {"nope"}}, status: 401, errCode: "invalid_client", challenge: true},
+		{name: "bearer scheme", form: url.Values{"grant_type": {"client_credentials"}}, header: "Bearer abc", status: 401, errCode: "invalid_client", challenge: true},
+		{name: "basic without a colon", form: url.Values{"grant_type": {"client_credentials"}}, header: "Basic d2Vi", status: 401, errCode: "invalid_client", challenge: true},
 		{name: "public client cannot use client_credentials", form: url.Values{"grant_type": {"client_credentials"}, "client_id": {"spa"}}, status: 400, errCode: "unauthorized_client"},
 		{name: "refresh without token", form: url.Values{"grant_type": {"refresh_token"}}, basic: []string{"web", "web-secret"}, status: 400, errCode: "invalid_request"},
 		{name: "refresh with junk", form: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"junk"}}, basic: []string{"web", "web-secret"}, status: 400, errCode: "invalid_grant"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := f.post(t, "/token", tc.form, tc.basic...)
+			var w *httptest.ResponseRecorder
+			if tc.header != "" {
+				r := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader(tc.form.Encode()))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				r.Header.Set("Authorization", tc.header)
+				w = f.serve(t, r)
+			} else {
+				w = f.post(t, "/token", tc.form, tc.basic...)
+			}
 			if w.Code != tc.status {
 				t.Fatalf("status %d, want %d: %s", w.Code, tc.status, w.Body)
 			}

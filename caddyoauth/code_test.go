@@ -66,3 +66,56 @@ func TestAuthorizationCodeGrant(t *testing.T) {
 		t.Fatalf("expired code: %+v", got)
 	}
 }
+
+// A single-use token presented again after it expired is refused, and is a
+// replay all the same: the tokens it produced are revoked, as within its
+// lifetime (SECURITY.md: "a replay revokes what the code produced").
+func TestReplayAfterExpiryRevokesWhatItProduced(t *testing.T) {
+	verifier := strings.Repeat("x", 50)
+	sum := sha256.Sum256([]byte(verifier))
+	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
+	const redirect = "http://127.0.0.1:8000/cb"
+	for _, tc := range []struct {
+		name string
+		// use redeems a new single-use token once and returns the form
+		// that presents it again, the client's credentials, what its use
+		// produced, and how long until the single-use token has expired.
+		use func(t *testing.T, f *fixture) (replay url.Values, basic []string, produced tokenBody, expiry time.Duration)
+	}{
+		{"authorization code", func(t *testing.T, f *fixture) (url.Values, []string, tokenBody, time.Duration) {
+			form := url.Values{"grant_type": {"authorization_code"}, "client_id": {"spa"},
+				"code": {f.saveCode(t, "spa", redirect, challenge)}, "redirect_uri": {redirect}, "code_verifier": {verifier}}
+			tok := decode(t, f.post(t, "/token", form))
+			if tok.AccessToken == "" {
+				t.Fatalf("redeem: %+v", tok)
+			}
+			return form, nil, tok, caddyoauth.DefaultCodeTTL
+		}},
+		{"refresh token", func(t *testing.T, f *fixture) (url.Values, []string, tokenBody, time.Duration) {
+			first := f.passwordToken(t, "read")
+			f.clock.Advance(time.Minute) // so that its successor outlives it
+			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.RefreshToken}}
+			tok := decode(t, f.post(t, "/token", form, "web", "web-secret"))
+			if tok.RefreshToken == "" {
+				t.Fatalf("refresh: %+v", tok)
+			}
+			return form, []string{"web", "web-secret"}, tok, caddyoauth.DefaultRefreshTokenTTL - time.Minute
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			replay, basic, produced, expiry := tc.use(t, f)
+			f.clock.Advance(expiry + time.Second)
+			if got := decode(t, f.post(t, "/token", replay, basic...)); got.Error != "invalid_grant" {
+				t.Fatalf("replay after expiry: %+v", got)
+			}
+			refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {produced.RefreshToken}, "client_id": {"spa"}}
+			if basic != nil {
+				refresh.Del("client_id")
+			}
+			if w := f.post(t, "/token", refresh, basic...); w.Code != 400 {
+				t.Fatalf("the refresh token its use produced still refreshes: %d %s", w.Code, w.Body)
+			}
+		})
+	}
+}

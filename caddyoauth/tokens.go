@@ -172,7 +172,17 @@ func (a *App) Redeem(ctx context.Context, client *Client, token string, kind Tok
 		return nil, err
 	}
 	// Another client's token is not consumed, so it cannot be burnt.
-	if rec.Kind != kind || rec.ClientID != client.ID || !now.Before(rec.ExpiresAt) {
+	if rec.Kind != kind || rec.ClientID != client.ID {
+		return nil, invalid
+	}
+	if !now.Before(rec.ExpiresAt) {
+		// Expired, but presented again after its use all the same: what
+		// it produced may still be alive.
+		if !rec.UsedAt.IsZero() {
+			if err := a.replayed(ctx, client, kind, hash, rec.FamilyID); err != nil {
+				return nil, err
+			}
+		}
 		return nil, invalid
 	}
 	if check != nil && rec.UsedAt.IsZero() && !rec.Revoked {
@@ -183,12 +193,9 @@ func (a *App) Redeem(ctx context.Context, client *Client, token string, kind Tok
 	rec, err = a.store.ConsumeToken(ctx, hash, now)
 	switch {
 	case errors.Is(err, ErrAlreadyUsed):
-		if err := a.revokeFamily(ctx, rec.FamilyID); err != nil {
+		if err := a.replayed(ctx, client, kind, hash, rec.FamilyID); err != nil {
 			return nil, err
 		}
-		a.logger.Warn("single-use token presented twice: revoked its family",
-			zap.String("kind", string(kind)), zap.String("client_id", client.ID),
-			logField(hash))
 		return nil, invalid
 	case errors.Is(err, ErrRevoked), errors.Is(err, ErrNotFound):
 		return nil, invalid
@@ -196,6 +203,19 @@ func (a *App) Redeem(ctx context.Context, client *Client, token string, kind Tok
 		return nil, err
 	}
 	return rec, nil
+}
+
+// replayed revokes the family of a single-use token presented after its
+// use (RFC 6749 §4.1.2, §10.4): the token may have been stolen, and the
+// tokens it produced with it.
+func (a *App) replayed(ctx context.Context, client *Client, kind TokenKind, hash, family string) error {
+	if err := a.revokeFamily(ctx, family); err != nil {
+		return err
+	}
+	a.logger.Warn("single-use token presented twice: revoked its family",
+		zap.String("kind", string(kind)), zap.String("client_id", client.ID),
+		logField(hash))
+	return nil
 }
 
 func kindName(kind TokenKind) string {

@@ -12,13 +12,31 @@ const DefaultScope = "default"
 // dropping duplicates. It returns nil for an empty parameter.
 func ParseScope(s string) []string {
 	var scopes []string
+	var seen map[string]bool // past a few scopes: a list would make a long parameter quadratic
 	for f := range strings.FieldsSeq(s) {
-		if !slices.Contains(scopes, f) {
-			scopes = append(scopes, f)
+		switch {
+		case seen != nil:
+			if seen[f] {
+				continue
+			}
+			seen[f] = true
+		case slices.Contains(scopes, f):
+			continue
+		case len(scopes) == maxListedScopes:
+			seen = make(map[string]bool)
+			for _, s := range scopes {
+				seen[s] = true
+			}
+			seen[f] = true
 		}
+		scopes = append(scopes, f)
 	}
 	return scopes
 }
+
+// maxListedScopes is how many distinct scopes ParseScope checks for
+// duplicates by a linear search.
+const maxListedScopes = 16
 
 // GrantScopes returns the requested scopes that the client, and the user if
 // any, may have; with none requested or none left, just "default".

@@ -2,6 +2,8 @@ package caddyoauth
 
 import (
 	"math"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -9,8 +11,8 @@ import (
 )
 
 // Limits bounds request sizes and slows down repeated failed
-// authentication. Failures are counted per source address, per client and
-// source, per user and source, and per user across all sources; a source
+// authentication. Failures are counted per source address (an IPv6
+// address as its /64), per client and source, per user and source, and per user across all sources; a source
 // that has not failed is never slowed down by the failures of others, so an
 // attacker cannot lock out the right credentials used from elsewhere.
 type Limits struct {
@@ -61,8 +63,9 @@ type failureLimiter struct {
 	counts  map[string]int
 }
 
-// maxTrackedKeys bounds the limiter's memory under a spray of sources.
-const maxTrackedKeys = 1 << 20
+// maxTrackedKeys bounds the limiter's memory under a spray of sources; a
+// variable for the tests.
+var maxTrackedKeys = 1 << 20
 
 func newFailureLimiter(limits Limits, now func() time.Time) *failureLimiter {
 	return &failureLimiter{limits: limits, now: now, counts: make(map[string]int)}
@@ -87,9 +90,29 @@ func (a authAttempt) keys() []string {
 	return keys
 }
 
+// limitedSource is what the limiter counts a source address as: an IPv4
+// address as it is, an IPv6 address as its /64, the block a single host
+// or site usually has to itself (RFC 6177), so that walking through its
+// addresses does not make new sources.
+func limitedSource(source string) string {
+	if !strings.Contains(source, ":") {
+		return source
+	}
+	ip, err := netip.ParseAddr(source)
+	if err != nil || ip.Is4In6() {
+		return source
+	}
+	block, err := ip.WithZone("").Prefix(64)
+	if err != nil {
+		return source
+	}
+	return block.String()
+}
+
 // allow reports whether the attempt may proceed, and if not, after how long
 // it may be retried.
 func (l *failureLimiter) allow(a authAttempt) (bool, time.Duration) {
+	a.Source = limitedSource(a.Source)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	retry := l.roll()
@@ -109,17 +132,17 @@ func (l *failureLimiter) allow(a authAttempt) (bool, time.Duration) {
 	return true, 0
 }
 
-// fail records a failed attempt.
+// fail records a failed attempt. Once it tracks maxTrackedKeys, it counts
+// only for the sources, clients and users it tracks already.
 func (l *failureLimiter) fail(a authAttempt) {
+	a.Source = limitedSource(a.Source)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.roll()
-	if len(l.counts) >= maxTrackedKeys {
-		return
-	}
+	full := len(l.counts) >= maxTrackedKeys
 	for _, k := range a.keys() {
-		if l.counts[k] < math.MaxInt32 {
-			l.counts[k]++
+		if n, tracked := l.counts[k]; (tracked || !full) && n < math.MaxInt32 {
+			l.counts[k] = n + 1
 		}
 	}
 }

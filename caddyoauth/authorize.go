@@ -254,7 +254,7 @@ func (s *Server) redirectResponse(w http.ResponseWriter, r *http.Request, req *a
 	}
 	out.Set("iss", s.app.issuerFor(r))
 	w.Header().Set("Location", responseURI(req.redirectURI, req.fragment(), out))
-	w.WriteHeader(http.StatusSeeOther)
+	writeHeadHiding(w, http.StatusSeeOther, "Location")
 	return nil
 }
 

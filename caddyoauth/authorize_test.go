@@ -167,9 +167,9 @@ func (b *browser) follow(w *httptest.ResponseRecorder) *httptest.ResponseRecorde
 	if w.Code != http.StatusSeeOther {
 		b.t.Fatalf("want 303, got %d: %s", w.Code, w.Body)
 	}
-	u, err := url.Parse(w.Header().Get("Location"))
+	u, err := url.Parse(w.Result().Header.Get("Location"))
 	if err != nil || u.IsAbs() || !strings.HasPrefix(u.Path, b.prefix+"/") {
-		b.t.Fatalf("Location %q is not a page of this server", w.Header().Get("Location"))
+		b.t.Fatalf("Location %q is not a page of this server", w.Result().Header.Get("Location"))
 	}
 	return b.do(httptest.NewRequest(http.MethodGet, strings.TrimPrefix(u.Path, b.prefix)+"?"+u.RawQuery, nil))
 }
@@ -236,7 +236,7 @@ func wantPage(t *testing.T, w *httptest.ResponseRecorder, page string) {
 	if got := pageOf(w); got != page {
 		t.Fatalf("want the %s page, got %d %q: %s", page, w.Code, got, w.Body)
 	}
-	if loc := w.Header().Get("Location"); loc != "" {
+	if loc := w.Result().Header.Get("Location"); loc != "" {
 		t.Fatalf("a page with a Location header: %q", loc)
 	}
 	if ct := w.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" {
@@ -250,9 +250,9 @@ func location(t *testing.T, w *httptest.ResponseRecorder) *url.URL {
 	if w.Code != http.StatusSeeOther {
 		t.Fatalf("want 303, got %d: %s", w.Code, w.Body)
 	}
-	u, err := url.Parse(w.Header().Get("Location"))
+	u, err := url.Parse(w.Result().Header.Get("Location"))
 	if err != nil || !u.IsAbs() {
-		t.Fatalf("Location %q: %v", w.Header().Get("Location"), err)
+		t.Fatalf("Location %q: %v", w.Result().Header.Get("Location"), err)
 	}
 	return u
 }
@@ -832,7 +832,7 @@ func TestAuthorizeUnderHandlePath(t *testing.T) {
 		t.Fatalf("form action: %s", page.Body)
 	}
 	signedIn := b.signIn(page, "alice", "alice-pw")
-	if loc := signedIn.Header().Get("Location"); !strings.HasPrefix(loc, "/auth/authorize?") {
+	if loc := signedIn.Result().Header.Get("Location"); !strings.HasPrefix(loc, "/auth/authorize?") {
 		t.Fatalf("sign-in redirect %q", loc)
 	}
 	for _, c := range signedIn.Result().Cookies() {
@@ -1029,7 +1029,7 @@ func TestAuthorizeSignOut(t *testing.T) {
 		t.Fatalf("the consent page offers no sign-out: %s", consent.Body)
 	}
 	out := b.submit(consent, "logout", nil)
-	if loc := out.Header().Get("Location"); out.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/authorize?") {
+	if loc := out.Result().Header.Get("Location"); out.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/authorize?") {
 		t.Fatalf("sign-out: %d %q", out.Code, loc)
 	}
 	if b.sessionOf() != "" {
@@ -1116,7 +1116,7 @@ func TestAuthorizeMountPrefixIsAPath(t *testing.T) {
 	// given, so it would not send it to //auth/authorize.
 	b.header["Cookie"] = page.Result().Cookies()[0].String()
 	signedIn := b.signIn(page, "alice", "alice-pw")
-	if loc := signedIn.Header().Get("Location"); !strings.HasPrefix(loc, "/auth/authorize?") {
+	if loc := signedIn.Result().Header.Get("Location"); !strings.HasPrefix(loc, "/auth/authorize?") {
 		t.Fatalf("sign-in redirect %q", loc)
 	}
 	for _, c := range signedIn.Result().Cookies() {

@@ -41,3 +41,21 @@ func writeError(w http.ResponseWriter, e *Error) error {
 	}
 	return writeJSON(w, e.status(), e)
 }
+
+// writeHeadHiding sends a response without a body, then drops the headers
+// named in secret, which carry a token or a code, from the header map:
+// Caddy's access log, written once the handler has returned, records the
+// response headers it finds there, and no log may hold a whole token.
+// What is sent keeps them: the head is flushed first, and HTTP/1, 2 and 3
+// all send a copy of the headers. A writer that cannot flush keeps them.
+func writeHeadHiding(w http.ResponseWriter, status int, secret ...string) {
+	h := w.Header()
+	h.Set("Content-Length", "0")
+	w.WriteHeader(status)
+	if http.NewResponseController(w).Flush() != nil {
+		return
+	}
+	for _, k := range secret {
+		h.Del(k)
+	}
+}

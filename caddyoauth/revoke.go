@@ -91,7 +91,6 @@ func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) error {
 		h.Set("AuthorizedUser", rev.UserID)
 		h.Set("RevokedRefreshToken", rev.RefreshToken)
 	}
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusOK)
+	writeHeadHiding(w, http.StatusOK, "RevokedAccessToken", "RevokedRefreshToken")
 	return nil
 }

@@ -95,8 +95,8 @@ type App struct {
 
 	store Store
 	// fakeUserHash and fakeClientHash are compared against for unknown
-	// users and clients (see fakeHashLike); fakeClientHash is nil when no
-	// client secret is hashed.
+	// users and clients (see fakeHashLike); fakeUserHash is nil without
+	// users, fakeClientHash when no client secret is hashed.
 	fakeUserHash   *secretHash
 	fakeClientHash *secretHash
 	grants         map[string]Grant
@@ -111,6 +111,9 @@ type App struct {
 	now            func() time.Time
 	cancel         context.CancelFunc
 	sweeping       sync.WaitGroup
+
+	// failures pads every failed credential check to the slowest.
+	failures failureFloor
 }
 
 // CaddyModule returns the Caddy module information.
@@ -182,6 +185,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
+	a.seedFailureFloor(ctx)
 	return nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -23,7 +25,9 @@ type Client struct {
 	Secret string `json:"secret,omitempty"`
 
 	// SecretHash is the bcrypt or argon2id hash of the client secret, as
-	// printed by `caddy hash-password`.
+	// printed by `caddy hash-password`. Every failed client authentication
+	// and sign-in takes as long as verifying the costliest hash configured
+	// (clients' and users'), so that its time tells nothing.
 	SecretHash string `json:"secret_hash,omitempty"`
 
 	// Public marks a client that cannot keep a secret (a SPA or a native
@@ -39,8 +43,9 @@ type Client struct {
 	Scopes []string `json:"scopes,omitempty"`
 
 	// RedirectURIs are the registered redirect URIs of the authorization
-	// endpoint. They must be absolute, without fragment, and https unless
-	// the host is a loopback address.
+	// endpoint. They must be absolute, without fragment (no '#' at all,
+	// not even an empty fragment), and https unless the host is a loopback
+	// address.
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
 
 	secretSum [32]byte
@@ -101,10 +106,11 @@ func (c *Client) Allows(grantType string) bool {
 }
 
 // checkSecret reports whether secret is the client's secret, in time that
-// does not depend on how much of it matches.
-func (c *Client) checkSecret(secret string) bool {
+// does not depend on how much of it matches. A full hash verification is
+// timed into floor.
+func (c *Client) checkSecret(secret string, floor *failureFloor) bool {
 	if c.hash != nil {
-		return c.hash.compare(secret)
+		return c.hash.compare(secret, floor)
 	}
 	sum := sha256.Sum256([]byte(secret))
 	return subtle.ConstantTimeCompare(sum[:], c.secretSum[:]) == 1
@@ -119,8 +125,10 @@ func checkRedirectURI(raw string) error {
 	if !u.IsAbs() || u.Host == "" {
 		return fmt.Errorf("%q is not an absolute URI", raw)
 	}
-	if u.Fragment != "" || u.RawFragment != "" {
-		return fmt.Errorf("%q has a fragment", raw)
+	// url.Parse leaves Fragment empty for a trailing "#", which the
+	// authorization response would be appended after.
+	if strings.Contains(raw, "#") {
+		return fmt.Errorf("%q has a fragment: a redirect URI must not contain '#'", raw)
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		return fmt.Errorf("%q uses http for a host that is not loopback", raw)
@@ -166,18 +174,22 @@ const GrantImplicit = "implicit"
 func (a *App) Client(id string) *Client { return a.clients[id] }
 
 // verifyClientSecret checks a confidential client's secret. Unknown clients
-// and wrong secrets take the same path and, as far as possible, the same time.
+// and wrong secrets take the same path and the same time: that of the
+// failure floor (see failureFloor). A right secret is not slowed down.
 func (a *App) verifyClientSecret(id, secret string) *Client {
+	start := time.Now()
 	c, ok := a.clients[id]
 	if !ok || c.Public {
 		if a.fakeClientHash != nil {
-			a.fakeClientHash.compare(secret)
+			a.fakeClientHash.compare(secret, &a.failures)
 		} else {
-			dummyClient.checkSecret(secret)
+			dummyClient.checkSecret(secret, nil)
 		}
+		a.failures.pad(start)
 		return nil
 	}
-	if !c.checkSecret(secret) {
+	if !c.checkSecret(secret, &a.failures) {
+		a.failures.pad(start)
 		return nil
 	}
 	return c

@@ -50,10 +50,10 @@ func TestFakeHashLike(t *testing.T) {
 			if !tc.same(real.hashed, fake.hashed) {
 				t.Errorf("fake %s does not cost what %s costs", fake.hashed, real.hashed)
 			}
-			if !real.compare(password) {
+			if !real.compare(password, nil) {
 				t.Fatal("the real hash does not match its password")
 			}
-			if fake.compare(password) || fake.compare("") {
+			if fake.compare(password, nil) || fake.compare("", nil) {
 				t.Error("the fake hash matched a password")
 			}
 		})
@@ -92,5 +92,48 @@ func TestUnknownNamesCostAsMuchAsKnownOnes(t *testing.T) {
 		if fake == nil || !sameBcryptCost(hash, fake.hashed) {
 			t.Errorf("unknown %s are checked against %v, want a bcrypt hash of cost 5", name, fake)
 		}
+	}
+}
+
+// TestHashClass checks that hashes are told apart by what their
+// verification costs (algorithm and parameters), not by salt or digest.
+func TestHashClass(t *testing.T) {
+	bcryptHash := func(password string, cost int) string {
+		h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(h)
+	}
+	argonHash := func(salt string, memory uint32, keyLen uint32) string {
+		return fmt.Sprintf("$argon2id$v=%d$m=%d,t=1,p=1$%s$%s", argon2.Version, memory,
+			base64.RawStdEncoding.EncodeToString([]byte(salt)),
+			base64.RawStdEncoding.EncodeToString(argon2.IDKey([]byte("pw"), []byte(salt), 1, memory, 1, keyLen)))
+	}
+	for _, tc := range []struct {
+		name string
+		a, b string
+		same bool
+	}{
+		{"bcrypt, same cost", bcryptHash("a", 4), bcryptHash("b", 4), true},
+		{"bcrypt, other cost", bcryptHash("a", 4), bcryptHash("a", 5), false},
+		{"argon2id, same parameters", argonHash("0123456789abcdef", 1024, 32), argonHash("fedcba9876543210", 1024, 32), true},
+		{"argon2id, other memory", argonHash("0123456789abcdef", 1024, 32), argonHash("0123456789abcdef", 2048, 32), false},
+		{"argon2id, other key length", argonHash("0123456789abcdef", 1024, 32), argonHash("0123456789abcdef", 1024, 16), false},
+		{"bcrypt and argon2id", bcryptHash("a", 4), argonHash("0123456789abcdef", 1024, 32), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := parseSecretHash(tc.a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := parseSecretHash(tc.b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if same := a.class() == b.class(); same != tc.same {
+				t.Errorf("classes %q and %q: same = %v, want %v", a.class(), b.class(), same, tc.same)
+			}
+		})
 	}
 }

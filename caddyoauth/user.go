@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -15,7 +16,9 @@ type User struct {
 	Name string `json:"name"`
 
 	// PasswordHash is the bcrypt or argon2id hash of the password, as printed
-	// by `caddy hash-password`. Required.
+	// by `caddy hash-password`. Required. Every failed sign-in and client
+	// authentication takes as long as verifying the costliest hash
+	// configured (users' and clients'), so that its time tells nothing.
 	PasswordHash string `json:"password_hash"`
 
 	// Scopes limits the scopes of tokens issued for the user. If empty, the
@@ -50,20 +53,24 @@ func (u *User) mayHave(scope string) bool {
 func (a *App) User(name string) *User { return a.users[name] }
 
 // AuthenticateUser returns the user with the given name and password. An
-// unknown name costs as much time as a wrong password. Repeated failures
-// from the source of r are slowed down with a 429 *Error.
+// unknown name and a wrong password, whatever the cost of the user's hash,
+// take the same time: that of the failure floor (see failureFloor). A right
+// password is not slowed down. Repeated failures from the source of r are
+// slowed down with a 429 *Error.
 func (a *App) AuthenticateUser(r *http.Request, name, password string) (*User, *Error) {
 	attempt := authAttempt{Source: Source(r), User: name}
 	if ok, retry := a.limiter.allow(attempt); !ok {
 		return nil, &Error{Code: CodeInvalidGrant, Description: "too many failed attempts, retry later",
 			Status: http.StatusTooManyRequests, RetryAfter: retry}
 	}
+	start := time.Now()
 	u, ok := a.users[name]
-	if !ok {
-		a.fakeUserHash.compare(password)
+	if !ok && a.fakeUserHash != nil {
+		a.fakeUserHash.compare(password, &a.failures)
 	}
-	if !ok || !u.hash.compare(password) {
+	if !ok || !u.hash.compare(password, &a.failures) {
 		a.limiter.fail(attempt)
+		a.failures.pad(start)
 		return nil, Errorf(CodeInvalidGrant, "the username or password is wrong")
 	}
 	return u, nil
@@ -82,11 +89,11 @@ func (a *App) provisionUsers() error {
 		a.users[u.Name] = u
 	}
 	// Unknown names are checked against a hash as costly as the first
-	// user's, so that they take as long as a wrong password.
-	var first *secretHash
+	// user's, so that they cost the CPU of a wrong password; the failure
+	// floor evens out the time. Without users, there is no name to hide.
+	a.fakeUserHash = nil
 	if len(a.Users) > 0 {
-		first = a.Users[0].hash
+		a.fakeUserHash = fakeHashLike(a.Users[0].hash)
 	}
-	a.fakeUserHash = fakeHashLike(first)
 	return nil
 }

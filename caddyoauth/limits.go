@@ -12,9 +12,10 @@ import (
 
 // Limits bounds request sizes and slows down repeated failed
 // authentication. Failures are counted per source address (an IPv6
-// address as its /64), per client and source, per user and source, and per user across all sources; a source
-// that has not failed is never slowed down by the failures of others, so an
-// attacker cannot lock out the right credentials used from elsewhere.
+// address as its /64), per client and source, per user and source, and per
+// user across all sources; a source that has not failed is never slowed
+// down by the failures of others, so an attacker cannot lock out the right
+// credentials used from elsewhere.
 type Limits struct {
 	// MaxFailures is how many failed authentications a source may make in a
 	// Window before it gets 429 responses. Default: 10.

@@ -253,7 +253,7 @@ func (d *database) rotate(wait bool) (*memtable, error) {
 	d.current, d.epoch, d.oldest = next, d.epoch+1, time.Time{}
 	m := d.active
 	d.mu.Lock()
-	d.frozen, d.active = m, newMemtable()
+	d.frozen, d.active = m, newMemtableLike(m)
 	d.mu.Unlock()
 	d.flushing = m
 	go func() {

@@ -164,9 +164,10 @@ func (s *segment) grow(n int64) error {
 		return nil
 	}
 	size := (n + segmentGrowth - 1) / segmentGrowth * segmentGrowth
-	zeros := make([]byte, size-s.size)
-	if _, err := s.f.WriteAt(zeros, s.size); err != nil {
-		return fmt.Errorf("growing journal segment: %w", err)
+	for off := s.size; off < size; off += int64(len(zeroBlock)) {
+		if _, err := s.f.WriteAt(zeroBlock[:min(int64(len(zeroBlock)), size-off)], off); err != nil {
+			return fmt.Errorf("growing journal segment: %w", err)
+		}
 	}
 	if err := s.f.Sync(); err != nil {
 		return fmt.Errorf("growing journal segment: %w", err)
@@ -174,6 +175,9 @@ func (s *segment) grow(n int64) error {
 	s.size = size
 	return nil
 }
+
+// zeroBlock is what grow writes, block by block.
+var zeroBlock [64 << 10]byte
 
 func (s *segment) close() error { return s.f.Close() }
 

@@ -34,6 +34,18 @@ func newMemtable() *memtable {
 	}
 }
 
+// newMemtableLike returns an empty memtable with room for what prev holds:
+// the next one fills about as much, without growing its arena and maps
+// step by step.
+func newMemtableLike(prev *memtable) *memtable {
+	return &memtable{
+		arena:    make([]byte, 0, len(prev.arena)),
+		index:    make(map[[hashLen]byte]span, len(prev.index)),
+		families: make(map[string][][hashLen]byte, len(prev.families)),
+		flushed:  make(chan struct{}),
+	}
+}
+
 // get returns the newest value stored under key, or nil.
 func (m *memtable) get(key *[hashLen]byte) []byte {
 	if m == nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -120,8 +122,9 @@ func openDatabase(path string) (*database, error) {
 		Timeout: openTimeout,
 		// The freelist is rebuilt at open instead of being written by
 		// every commit; etcd runs this way.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
+		NoFreelistSync:  true,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: initialMmapSize,
 	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("opening token database %s: %w: another process holds its lock; this is usually another running Caddy instance, in which case use 'caddy reload' to apply config changes to it", path, err)
@@ -233,3 +236,16 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// initialMmapSize is the address space the file is mapped with at first,
+// as etcd does: a file that outgrows its mapping is mapped again, which
+// waits for every read in progress and copies every record the checkpoint
+// holds out of the old mapping. It is address space, not memory, where
+// there is plenty: not on 32-bit platforms, and not on Windows, where
+// bbolt grows the file to the size of its mapping.
+var initialMmapSize = func() int {
+	if strconv.IntSize < 64 || runtime.GOOS == "windows" {
+		return 0
+	}
+	return 1 << 30
+}()

@@ -2,6 +2,7 @@ package caddyoauth
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -79,30 +80,28 @@ func TestParseScope(t *testing.T) {
 // A scope parameter as long as a body may be costs time linear in its
 // length, as splitting it does: a public client can send one without a
 // secret. Measured against strings.Fields on the same parameter, the best
-// of three runs each, so that a slow or instrumented (-race) run holds too.
+// of nine runs each, taken in turns so that a slow spell of a busy machine
+// (or -race) slows both alike.
 func TestParseScopeOfALongParameterIsQuick(t *testing.T) {
 	words := make([]string, 12000) // about what a 64 KiB body holds
 	for i := range words {
 		words[i] = fmt.Sprintf("s%d", i)
 	}
 	param := strings.Join(words, " ")
-	best := func(f func()) time.Duration {
-		var fastest time.Duration
-		for i := 0; i < 3; i++ {
-			start := time.Now()
-			f()
-			if took := time.Since(start); i == 0 || took < fastest {
-				fastest = took
-			}
-		}
-		return fastest
+	timed := func(f func()) time.Duration {
+		start := time.Now()
+		f()
+		return time.Since(start)
 	}
-	split := best(func() { strings.Fields(param) })
-	parse := best(func() {
-		if got := ParseScope(param); len(got) != len(words) {
-			t.Fatalf("%d scopes, want %d", len(got), len(words))
-		}
-	})
+	split, parse := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
+	for range 9 {
+		split = min(split, timed(func() { strings.Fields(param) }))
+		parse = min(parse, timed(func() {
+			if got := ParseScope(param); len(got) != len(words) {
+				t.Fatalf("%d scopes, want %d", len(got), len(words))
+			}
+		}))
+	}
 	t.Logf("splitting %v, parsing %v", split, parse)
 	if parse > 40*split {
 		t.Fatalf("parsing took %v, splitting %v", parse, split)

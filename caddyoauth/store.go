@@ -43,6 +43,11 @@ type Store interface {
 	// so caches can evict them. Stores shared between nodes also notify the
 	// other nodes (see RevocationWatcher). An unknown family is no error.
 	RevokeFamily(ctx context.Context, familyID string) ([]string, error)
+	// RevokeToken marks the record stored under hash revoked, for a record
+	// that is in no family, and returns its hash if it changed it: nil if
+	// it was revoked already or is unknown. Stores shared between nodes
+	// notify the other nodes as RevokeFamily does.
+	RevokeToken(ctx context.Context, hash string) ([]string, error)
 
 	// Sweep deletes every record that expired before the given time and
 	// returns how many it deleted.

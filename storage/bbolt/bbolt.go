@@ -257,6 +257,34 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) ([]string, er
 	return hashes, nil
 }
 
+// RevokeToken implements caddyoauth.Store.
+func (s *Store) RevokeToken(ctx context.Context, hash string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var key [hashLen]byte
+	if !hashKey(&key, hash) {
+		return nil, nil // not a hash the store could hold
+	}
+	var changed bool
+	err := s.db.update(func(tx *writeTx) error {
+		v, err := tx.get(&key)
+		if err != nil || len(v) < headerLen || v[offFlags]&flagRevoked != 0 {
+			return err
+		}
+		tx.put(&key, withRevoked(v))
+		changed = true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("revoking token: %w", err)
+	}
+	if !changed {
+		return nil, nil
+	}
+	return []string{hex.EncodeToString(key[:])}, nil
+}
+
 // sweepChunk bounds the deletions of one write transaction, so a sweep
 // never holds the file's writer long.
 const sweepChunk = 10_000

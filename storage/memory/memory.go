@@ -162,6 +162,20 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) ([]string, er
 	return changed, nil
 }
 
+// RevokeToken implements caddyoauth.Store.
+func (s *Store) RevokeToken(ctx context.Context, hash string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.records[hash]; r != nil && !r.Revoked {
+		r.Revoked = true
+		return []string{hash}, nil
+	}
+	return nil, nil
+}
+
 // Sweep implements caddyoauth.Store.
 func (s *Store) Sweep(ctx context.Context, before time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {

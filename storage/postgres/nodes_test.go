@@ -343,6 +343,23 @@ func TestRevocationReachesOtherNode(t *testing.T) {
 	}
 }
 
+// TestTokenRevocationReachesOtherNode revokes a record of no family on
+// node A: node B's watcher hears of that one hash.
+func TestTokenRevocationReachesOtherNode(t *testing.T) {
+	t.Parallel()
+	db, a, b := twoNodes(t)
+	ctx := context.Background()
+	lone := storagetest.Record("lone", "", storagetest.Base)
+	if err := a.SaveTokens(ctx, lone); err != nil {
+		t.Fatal(err)
+	}
+	w := watch(t, db, b)
+	if got, err := a.RevokeToken(ctx, lone.Hash); err != nil || !slices.Equal(got, []string{lone.Hash}) {
+		t.Fatalf("RevokeToken = %v, %v; want [%.8s...]", got, err, lone.Hash)
+	}
+	w.expectRevoked(t, []string{lone.Hash})
+}
+
 // TestLargeRevocation revokes a family larger than one notification holds.
 func TestLargeRevocation(t *testing.T) {
 	t.Parallel()
@@ -679,6 +696,7 @@ func TestStalledServerFailsFast(t *testing.T) {
 		{"GetToken", func(s *Store, _, hash string) error { _, err := s.GetToken(ctx, hash); return err }},
 		{"ConsumeToken", func(s *Store, _, hash string) error { _, err := s.ConsumeToken(ctx, hash, time.Now()); return err }},
 		{"RevokeFamily", func(s *Store, family, _ string) error { _, err := s.RevokeFamily(ctx, family); return err }},
+		{"RevokeToken", func(s *Store, _, hash string) error { _, err := s.RevokeToken(ctx, hash); return err }},
 	} {
 		t.Run(op.name, func(t *testing.T) {
 			s, p := provisionBehindProxy(t, db, op.name)

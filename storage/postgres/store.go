@@ -177,6 +177,30 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) ([]string, er
 	return hashes, nil
 }
 
+// RevokeToken implements caddyoauth.Store.
+func (s *Store) RevokeToken(ctx context.Context, hash string) ([]string, error) {
+	key, ok := hashKey(hash)
+	if !ok {
+		return nil, ctx.Err() // not a hash the store could hold
+	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
+	var hashes []string
+	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx,
+			"UPDATE caddy_oauth_tokens SET revoked = true WHERE hash = $1 AND NOT revoked", key)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		hashes = []string{hex.EncodeToString(key)}
+		return notify(ctx, tx, hashes)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres token store: revoking token: %w", err)
+	}
+	return hashes, nil
+}
+
 // Sweep implements caddyoauth.Store.
 func (s *Store) Sweep(ctx context.Context, before time.Time) (int, error) {
 	if before.IsZero() {

@@ -331,6 +331,22 @@ func TestRevocationsReachOtherNode(t *testing.T) {
 	}
 }
 
+// TestTokenRevocationReachesOtherNode revokes a record of no family on
+// node A: node B's watcher hears of that one hash.
+func TestTokenRevocationReachesOtherNode(t *testing.T) {
+	a, b, _ := nodes(t, testURL(), testURL())
+	w := startWatch(t, b)
+	ctx := context.Background()
+	lone := storagetest.Record("lone", "", storagetest.Base)
+	if err := a.SaveTokens(ctx, lone); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.RevokeToken(ctx, lone.Hash); err != nil || !slices.Equal(got, []string{lone.Hash}) {
+		t.Fatalf("RevokeToken = %v, %v; want [%.8s...]", got, err, lone.Hash)
+	}
+	w.expectRevoked(t, []string{lone.Hash})
+}
+
 // TestWatchReconnect kills the connection of node B's watcher: go-redis
 // reconnects and subscribes again, and the watcher calls Reset, since it
 // may have missed revocations; Heard resumes, and later revocations

@@ -90,6 +90,21 @@ end
 return changed
 `)
 
+// revokeTokenScript revokes one record and publishes its hash.
+//
+//	KEYS:  the record's key
+//	ARGV:  the record's hash, the revocation channel
+//
+// It returns 1 if it revoked the record; 0 if there is none or it was
+// revoked already.
+var revokeTokenScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HSETNX', KEYS[1], 'revoked', '1') == 0 then
+	return 0
+end
+redis.call('PUBLISH', ARGV[2], ARGV[1])
+return 1
+`)
+
 // sweepScript deletes up to ARGV[3] records whose index member sorts
 // before ARGV[2], their family memberships and their index members.
 //

@@ -143,6 +143,26 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) ([]string, er
 	return changed, nil
 }
 
+// RevokeToken implements caddyoauth.Store. The script that revokes also
+// publishes the hash to every node's WatchRevocations.
+func (s *Store) RevokeToken(ctx context.Context, hash string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !isHash(hash) {
+		return nil, nil // not a hash the store could hold
+	}
+	changed, err := revokeTokenScript.Run(ctx, s.client, []string{s.recordKey(hash)},
+		hash, s.channel()).Int()
+	if err != nil {
+		return nil, fmt.Errorf("redis token store: revoking a token: %w", err)
+	}
+	if changed == 0 {
+		return nil, nil
+	}
+	return []string{hash}, nil
+}
+
 // Sweep implements caddyoauth.Store. It deletes in batches of sweepBatch
 // records, each one script.
 func (s *Store) Sweep(ctx context.Context, before time.Time) (int, error) {

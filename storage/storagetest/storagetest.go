@@ -150,6 +150,7 @@ func Run(t *testing.T, open func(t *testing.T) caddyoauth.Store) {
 		{"ConsumeTokenConcurrent", testConsumeConcurrent},
 		{"SaveTokensConcurrentSameHash", testSaveConcurrent},
 		{"RevokeFamily", testRevokeFamily},
+		{"RevokeToken", testRevokeToken},
 		{"Sweep", testSweep},
 		{"Copies", testCopies},
 	}
@@ -444,6 +445,46 @@ func testRevokeFamily(t *testing.T, s caddyoauth.Store) {
 	for _, r := range []*caddyoauth.TokenRecord{b1, prefix, none} {
 		mustGet(t, s, r)
 	}
+}
+
+func testRevokeToken(t *testing.T, s caddyoauth.Store) {
+	ctx := context.Background()
+	lone := Record("lone", "", Base)
+	other := Record("other", "", Base)
+	revoked := Record("revoked", "", Base)
+	revoked.Revoked = true
+	save(t, s, lone, other, revoked)
+
+	tests := []struct {
+		name string
+		hash string
+		want []string
+	}{
+		{"record", lone.Hash, []string{lone.Hash}},
+		{"again", lone.Hash, nil},
+		{"revoked when saved", revoked.Hash, nil},
+		{"unknown", Hash("unknown"), nil},
+		{"not a hash", "xyz", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.RevokeToken(ctx, tt.hash)
+			if err != nil {
+				t.Fatalf("RevokeToken: %v", err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("RevokeToken(%.8s) = %v, want %v", tt.hash, got, tt.want)
+			}
+		})
+	}
+	w := clone(lone)
+	w.Revoked = true
+	mustGet(t, s, w)
+	if _, err := s.ConsumeToken(ctx, lone.Hash, Base); !errors.Is(err, caddyoauth.ErrRevoked) {
+		t.Fatalf("ConsumeToken of revoked %.8s: %v, want ErrRevoked", lone.Hash, err)
+	}
+	mustGet(t, s, other)
+	mustGet(t, s, revoked)
 }
 
 func testSweep(t *testing.T, s caddyoauth.Store) {

@@ -19,7 +19,8 @@ type Revocation struct {
 
 // Revoke revokes the token presented by client and every token of its
 // family (so an access token takes its refresh token with it and the other
-// way round), and evicts them from the cache. It returns nil for a token
+// way round), or the token alone if it is in no family, and evicts them
+// from the cache. It returns nil for a token
 // that is unknown, already revoked or another client's (RFC 7009 §2.2: the
 // answer is the same); an error only when the store fails.
 func (a *App) Revoke(ctx context.Context, client *Client, token string) (*Revocation, error) {
@@ -42,9 +43,14 @@ func (a *App) Revoke(ctx context.Context, client *Client, token string) (*Revoca
 	if rec.Kind != kind || rec.ClientID != client.ID || rec.Revoked {
 		return nil, nil
 	}
-	hashes, err := a.store.RevokeFamily(ctx, rec.FamilyID)
+	var hashes []string
+	if rec.FamilyID == "" {
+		hashes, err = a.store.RevokeToken(ctx, rec.Hash)
+	} else {
+		hashes, err = a.store.RevokeFamily(ctx, rec.FamilyID)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("revoking token family: %w", err)
+		return nil, fmt.Errorf("revoking token: %w", err)
 	}
 	a.cache.Evict(hashes)
 	if len(hashes) == 0 {

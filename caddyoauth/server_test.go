@@ -371,6 +371,44 @@ func TestRevokeEvictsAndSendsWSO2Headers(t *testing.T) {
 	}
 }
 
+// A client_credentials token is in no family: the store keeps no family
+// entry for it, and revoking it revokes that token alone, cached or not.
+func TestRevokeLoneAccessToken(t *testing.T) {
+	f := newFixture(t)
+	f.app.RevocationHeaders = true
+	issue := func() tokenBody {
+		w := f.post(t, "/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}, "web", "web-secret")
+		if w.Code != http.StatusOK {
+			t.Fatalf("client_credentials grant: %d %s", w.Code, w.Body)
+		}
+		return decode(t, w)
+	}
+	tok, other := issue(), issue()
+	rec, err := f.app.Store().GetToken(context.Background(), caddyoauth.HashToken(tok.AccessToken))
+	if err != nil || rec.FamilyID != "" {
+		t.Fatalf("stored record: %+v, %v; want one in no family", rec, err)
+	}
+	b := caddyoauth.BearerFor(f.app, "read")
+	for _, token := range []string{tok.AccessToken, other.AccessToken} {
+		if got := f.gate(t, b, token); got != 418 { // now cached
+			t.Fatalf("before revocation: %d", got)
+		}
+	}
+	w := f.post(t, "/revoke", url.Values{"token": {tok.AccessToken}}, "web", "web-secret")
+	if h := w.Result().Header; w.Code != 200 || h.Get("RevokedAccessToken") != tok.AccessToken || h.Get("RevokedRefreshToken") != "" {
+		t.Fatalf("revoke: %d %v", w.Code, h)
+	}
+	if got := f.gate(t, b, tok.AccessToken); got != 401 {
+		t.Fatalf("revoked cached token: %d", got)
+	}
+	if got := f.gate(t, b, other.AccessToken); got != 418 {
+		t.Fatalf("the client's other token after the revocation: %d", got)
+	}
+	if w := f.post(t, "/revoke", url.Values{"token": {tok.AccessToken}}, "web", "web-secret"); w.Code != 200 || w.Result().Header.Get("RevokedAccessToken") != "" {
+		t.Fatalf("revoking again: %d %v", w.Code, w.Result().Header)
+	}
+}
+
 func TestIntrospect(t *testing.T) {
 	f := newFixture(t)
 	tok := f.passwordToken(t, "read")

@@ -20,11 +20,13 @@ type IssuedTokens struct {
 }
 
 // Issue mints an access token (and a refresh token if auth asks for one) for
-// client and persists them before returning.
+// client and persists them before returning. A lone access token, with no
+// refresh token and no family to continue, is in no family: revoking it
+// revokes it alone, and the store keeps no family index entry for it.
 func (a *App) Issue(ctx context.Context, client *Client, grantType string, auth *Authorization) (*IssuedTokens, error) {
 	now := a.now()
 	family := auth.FamilyID
-	if family == "" {
+	if family == "" && auth.RefreshToken {
 		family = newFamilyID()
 	}
 	out := &IssuedTokens{

@@ -1,16 +1,15 @@
 // Command prefill fills a bbolt token store with n access tokens through the
 // plugin's own store (storage/bbolt, SaveTokens), for the scale benchmark.
 // Token i is tokens.Access(i), issued at tokens.IssuedAt(i), valid until a
-// day from now, for client "bench" with scopes "default read", each in a
-// family of its own. Records are written in key order (the keys of tokens
-// ascend with their issue time), as a server that issued them one after
-// the other would have; filling 1M tokens over HTTP would take far longer.
+// day from now, for client "bench" with scopes "default read", in no
+// family, as the server issues client_credentials tokens. Records are
+// written in key order (the keys of tokens ascend with their issue time),
+// as a server that issued them one after the other would have; filling 1M
+// tokens over HTTP would take far longer.
 package main
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"os"
@@ -55,7 +54,6 @@ func run(path string, n, batch int) error {
 			records = append(records, &caddyoauth.TokenRecord{
 				Hash:      h,
 				Kind:      caddyoauth.KindAccess,
-				FamilyID:  familyID(i),
 				ClientID:  "bench",
 				Scopes:    []string{"default", "read"},
 				IssuedAt:  tokens.IssuedAt(i),
@@ -67,13 +65,4 @@ func run(path string, n, batch int) error {
 		}
 	}
 	return nil
-}
-
-// familyID is a family ID in the plugin's form: 16 hex-encoded bytes that
-// begin with the issue time, so families ascend with i too.
-func familyID(i int) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(tokens.IssuedAt(i).UnixNano()))
-	binary.BigEndian.PutUint64(b[8:], uint64(i))
-	return hex.EncodeToString(b[:])
 }

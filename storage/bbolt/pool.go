@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -118,14 +119,21 @@ func openDatabase(path string) (*database, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating the folder of token database %s: %v", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
+	opts := &bolt.Options{
 		Timeout: openTimeout,
 		// The freelist is rebuilt at open instead of being written by
 		// every commit; etcd runs this way.
 		NoFreelistSync:  true,
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: initialMmapSize,
-	})
+	}
+	db, err := bolt.Open(path, 0o600, opts)
+	if errors.Is(err, syscall.ENOMEM) && opts.InitialMmapSize > 0 {
+		// The process may not have that much address space (ulimit -v):
+		// map the file as it grows instead.
+		opts.InitialMmapSize = 0
+		db, err = bolt.Open(path, 0o600, opts)
+	}
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("opening token database %s: %w: another process holds its lock; this is usually another running Caddy instance, in which case use 'caddy reload' to apply config changes to it", path, err)
 	}

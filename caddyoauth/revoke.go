@@ -20,9 +20,9 @@ type Revocation struct {
 // Revoke revokes the token presented by client and every token of its
 // family (so an access token takes its refresh token with it and the other
 // way round), or the token alone if it is in no family, and evicts them
-// from the cache. It returns nil for a token
-// that is unknown, already revoked or another client's (RFC 7009 §2.2: the
-// answer is the same); an error only when the store fails.
+// from the cache. It returns nil for a token that is unknown, already
+// revoked or another client's (RFC 7009 §2.2: the answer is the same); an
+// error only when the store fails.
 func (a *App) Revoke(ctx context.Context, client *Client, token string) (*Revocation, error) {
 	var kind TokenKind
 	switch {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
@@ -56,8 +57,15 @@ func newClient(rawURL string) (*client, error) {
 	// Managed Redis maintenance hand-offs are not needed here, and probing
 	// for them logs through go-redis, outside Caddy's logs.
 	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	opts.ConnMaxIdleTime = maxIdle
 	return &client{redis.NewClient(opts)}, nil
 }
+
+// maxIdle is how long a pooled connection may sit idle and still be used:
+// one idle for longer is closed and replaced, as a connection that went
+// silent while idle (a lost network, a frozen server) would otherwise fail
+// the next command only at its timeout.
+const maxIdle = time.Second
 
 // redact returns rawURL with its password replaced, for errors and logs;
 // a URL that does not parse is not shown at all.

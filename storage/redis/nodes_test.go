@@ -448,3 +448,25 @@ func TestWatchDeadConnection(t *testing.T) {
 		t.Fatalf("Reset was called %d times, want 2", n)
 	}
 }
+
+// TestStalledIdleConnectionIsReplaced stalls node B's connections while
+// they are idle, as a lost network does: a connection idle for over
+// maxIdle is not used again, so the next read succeeds at once on a new
+// one instead of waiting for its timeout.
+func TestStalledIdleConnectionIsReplaced(t *testing.T) {
+	a, b, p := nodesBehindProxy(t)
+	rec := storagetest.Record("idle", "", storagetest.Base)
+	if err := a.SaveTokens(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.GetToken(context.Background(), rec.Hash); err != nil {
+		t.Fatal(err) // b's pool now holds an idle connection
+	}
+	time.Sleep(maxIdle + 100*time.Millisecond)
+	p.Stall()
+	start := time.Now()
+	_, err := b.GetToken(context.Background(), rec.Hash)
+	if took := time.Since(start); err != nil || took > 500*time.Millisecond {
+		t.Fatalf("GetToken after the idle connection stalled: %v after %v; want the token at once", err, took)
+	}
+}

@@ -221,20 +221,39 @@ func (s *Store) ConsumeToken(ctx context.Context, hash string, now time.Time) (*
 
 // RevokeFamily implements caddyoauth.Store.
 func (s *Store) RevokeFamily(ctx context.Context, familyID string) ([]string, error) {
+	if familyID == "" {
+		return nil, ctx.Err() // records without a family are in none
+	}
+	return s.revoke(ctx, "revoking token family", func(tx *writeTx) ([][hashLen]byte, error) {
+		return tx.family(familyID)
+	})
+}
+
+// RevokeToken implements caddyoauth.Store.
+func (s *Store) RevokeToken(ctx context.Context, hash string) ([]string, error) {
+	var key [hashLen]byte
+	if !hashKey(&key, hash) {
+		return nil, ctx.Err() // not a hash the store could hold
+	}
+	return s.revoke(ctx, "revoking token", func(*writeTx) ([][hashLen]byte, error) {
+		return [][hashLen]byte{key}, nil
+	})
+}
+
+// revoke marks revoked, in one write, the records under the keys that
+// records returns, and returns the hashes of those it changed.
+func (s *Store) revoke(ctx context.Context, what string, records func(*writeTx) ([][hashLen]byte, error)) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if familyID == "" {
-		return nil, nil // records without a family are in none
-	}
 	var changed [][hashLen]byte
 	err := s.db.update(func(tx *writeTx) error {
-		members, err := tx.family(familyID)
+		keys, err := records(tx)
 		if err != nil {
 			return err
 		}
-		for i := range members {
-			key := &members[i]
+		for i := range keys {
+			key := &keys[i]
 			v, err := tx.get(key)
 			if err != nil {
 				return err
@@ -248,41 +267,13 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) ([]string, er
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("revoking token family: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	hashes := make([]string, len(changed))
 	for i, k := range changed {
 		hashes[i] = hex.EncodeToString(k[:])
 	}
 	return hashes, nil
-}
-
-// RevokeToken implements caddyoauth.Store.
-func (s *Store) RevokeToken(ctx context.Context, hash string) ([]string, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var key [hashLen]byte
-	if !hashKey(&key, hash) {
-		return nil, nil // not a hash the store could hold
-	}
-	var changed bool
-	err := s.db.update(func(tx *writeTx) error {
-		v, err := tx.get(&key)
-		if err != nil || len(v) < headerLen || v[offFlags]&flagRevoked != 0 {
-			return err
-		}
-		tx.put(&key, withRevoked(v))
-		changed = true
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("revoking token: %w", err)
-	}
-	if !changed {
-		return nil, nil
-	}
-	return []string{hex.EncodeToString(key[:])}, nil
 }
 
 // sweepChunk bounds the deletions of one write transaction, so a sweep

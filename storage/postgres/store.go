@@ -154,13 +154,28 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) ([]string, er
 	if familyID == "" {
 		return nil, ctx.Err() // records without a family are in none
 	}
+	return s.revoke(ctx, "revoking token family", "family_id = $1", familyID)
+}
+
+// RevokeToken implements caddyoauth.Store.
+func (s *Store) RevokeToken(ctx context.Context, hash string) ([]string, error) {
+	key, ok := hashKey(hash)
+	if !ok {
+		return nil, ctx.Err() // not a hash the store could hold
+	}
+	return s.revoke(ctx, "revoking token", "hash = $1", key)
+}
+
+// revoke marks revoked the records that where (a condition on $1, arg)
+// selects and that are not revoked yet, and tells the other nodes, in one
+// transaction. It returns the hashes of the records it changed.
+func (s *Store) revoke(ctx context.Context, what, where string, arg any) ([]string, error) {
 	ctx, cancel := s.bounded(ctx)
 	defer cancel()
 	var hashes []string
 	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, // CollectRows returns the error of Query
-			"UPDATE caddy_oauth_tokens SET revoked = true WHERE family_id = $1 AND NOT revoked RETURNING hash",
-			familyID)
+			"UPDATE caddy_oauth_tokens SET revoked = true WHERE "+where+" AND NOT revoked RETURNING hash", arg)
 		keys, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
 		if err != nil {
 			return err
@@ -172,31 +187,7 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) ([]string, er
 		return notify(ctx, tx, hashes)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres token store: revoking token family: %w", err)
-	}
-	return hashes, nil
-}
-
-// RevokeToken implements caddyoauth.Store.
-func (s *Store) RevokeToken(ctx context.Context, hash string) ([]string, error) {
-	key, ok := hashKey(hash)
-	if !ok {
-		return nil, ctx.Err() // not a hash the store could hold
-	}
-	ctx, cancel := s.bounded(ctx)
-	defer cancel()
-	var hashes []string
-	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx,
-			"UPDATE caddy_oauth_tokens SET revoked = true WHERE hash = $1 AND NOT revoked", key)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		hashes = []string{hex.EncodeToString(key)}
-		return notify(ctx, tx, hashes)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres token store: revoking token: %w", err)
+		return nil, fmt.Errorf("postgres token store: %s: %w", what, err)
 	}
 	return hashes, nil
 }
